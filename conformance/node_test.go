@@ -385,6 +385,7 @@ func TestNodeDiscoveryLearning(t *testing.T) {
 		spoof := RoleB.Announce()
 		spoof.Static = [32]byte{1}
 		spoofed, _ := spoof.MarshalBinary()
+		padTo := func(b []byte, n int) []byte { return append(bytes.Clone(b), make([]byte, n-len(b))...) }
 		steps := []struct {
 			name      string
 			from      netip.Addr
@@ -398,8 +399,11 @@ func TestNodeDiscoveryLearning(t *testing.T) {
 			{"malformed", addrC, genuine[:20], addrB, RoleB.StaticKey().Public, Stats{AnnouncesLearned: 2, AnnouncesMalformed: 1}},
 			{"over-512-bytes", addrC, append(bytes.Clone(genuine), make([]byte, 500)...), addrB, RoleB.StaticKey().Public, Stats{AnnouncesLearned: 2, AnnouncesMalformed: 1, AnnouncesDropped: 1}},
 			{"trailing-within-512", addrB, append(bytes.Clone(genuine), make([]byte, 300)...), addrB, RoleB.StaticKey().Public, Stats{AnnouncesLearned: 3, AnnouncesMalformed: 1, AnnouncesDropped: 1}},
-			{"replay-from-elsewhere", addrC, genuine, addrC, RoleB.StaticKey().Public, Stats{AnnouncesLearned: 4, AnnouncesMalformed: 1, AnnouncesDropped: 1}},
-			{"unpinned-key", addrC, spoofed, addrC, [32]byte{1}, Stats{AnnouncesLearned: 5, AnnouncesMalformed: 1, AnnouncesDropped: 1}},
+			// The drop is for datagrams above DatagramDropThreshold.
+			{"exactly-512-bytes", addrB, padTo(genuine, DatagramDropThreshold), addrB, RoleB.StaticKey().Public, Stats{AnnouncesLearned: 4, AnnouncesMalformed: 1, AnnouncesDropped: 1}},
+			{"513-bytes", addrC, padTo(genuine, DatagramDropThreshold+1), addrB, RoleB.StaticKey().Public, Stats{AnnouncesLearned: 4, AnnouncesMalformed: 1, AnnouncesDropped: 2}},
+			{"replay-from-elsewhere", addrC, genuine, addrC, RoleB.StaticKey().Public, Stats{AnnouncesLearned: 5, AnnouncesMalformed: 1, AnnouncesDropped: 2}},
+			{"unpinned-key", addrC, spoofed, addrC, [32]byte{1}, Stats{AnnouncesLearned: 6, AnnouncesMalformed: 1, AnnouncesDropped: 2}},
 		}
 		for _, s := range steps {
 			m.inject(netip.AddrPortFrom(s.from, DiscoveryPort), to, s.data)

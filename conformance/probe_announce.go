@@ -229,7 +229,16 @@ func malformedAnnounces() []malformedAnnounce {
 		{"device-id-length-0", mod(func(b []byte) []byte { b[5] = 0; return b }), false},
 		{"device-id-length-65", mod(func(b []byte) []byte { b[5] = 65; return b }), false},
 		{"device-id-utf8", mod(func(b []byte) []byte { b[6] = 0xff; return b }), false},
-		{"service-count-17", mod(func(b []byte) []byte { b[6+6+2+32] = 17; return b }), true},
+		// 17 well-formed services, within the 256 bytes node-a reads, so
+		// that only the count bound refuses it (with node-b's 2 services
+		// alone, a decoder without the bound would refuse it as truncated).
+		{"service-count-17", mod(func(b []byte) []byte {
+			b[6+6+2+32] = MaxServices + 1
+			for i := range MaxServices + 1 - len(decoy.Services) {
+				b = append(b, 1, byte('c'+i))
+			}
+			return b
+		}), true},
 		{"service-length-0", mod(func(b []byte) []byte { b[6+6+2+32+1] = 0; return b }), true},
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -124,7 +125,7 @@ func TestProbesAgainstHonestTarget(t *testing.T) {
 // the way a probe looks for, its expectation does not hold, and the
 // verdict says what it saw. Every probe has at least one case.
 func TestProbesFail(t *testing.T) {
-	type target func(ctx context.Context, m *memNet) (wait func())
+	type target = probeTarget
 	node := func(cfg func(m *memNet) Config) target {
 		return func(ctx context.Context, m *memNet) func() {
 			tn := newTestNode(t, m, cfg(m))
@@ -134,6 +135,9 @@ func TestProbesFail(t *testing.T) {
 	}
 	standIn := func(parse func([]byte) (Announce, error), sendMsg1 bool) target {
 		return func(ctx context.Context, m *memNet) func() { return startStandInNodeA(ctx, m, parse, sendMsg1) }
+	}
+	misDenying := func(status byte, payload []byte) target {
+		return func(ctx context.Context, m *memNet) func() { return startMisDenyingNodeB(ctx, m, status, payload) }
 	}
 	tests := []struct {
 		name      string
@@ -145,32 +149,18 @@ func TestProbesFail(t *testing.T) {
 		{"spoofed-key-announce/deaf", "spoofed-key-announce", netip.Addr{}, node(deafNodeA), "never dialled the spoofed node-b"},
 		{"spoofed-key-announce/key-blind", "spoofed-key-announce", netip.Addr{}, standIn(ParseReceivedAnnounce, true), "sent msg1"},
 		{"replayed-announce/deaf", "replayed-announce", addrC, node(deafNodeA), "never dialled the replayer"},
+		{"replayed-announce/dials-without-msg1", "replayed-announce", addrC, standIn(ParseReceivedAnnounce, false), "dialled the replayer but sent no msg1"},
 		{"malformed-announce/deaf", "malformed-announce", netip.Addr{}, node(deafNodeA), "never dialled 10.42.0.11:34570"},
 		{"malformed-announce/lenient", "malformed-announce", netip.Addr{}, node(lenientNodeA), "dialled port 34569"},
+		{"malformed-announce/no-count-bound", "malformed-announce", netip.Addr{}, standIn(parseWithoutCountBound, false), "dialled port 34569"},
 		{"oversized-announce/deaf", "oversized-announce", netip.Addr{}, node(deafNodeA), "never dialled 10.42.0.11:34570"},
 		{"oversized-announce/reads-whole-datagrams", "oversized-announce", netip.Addr{}, standIn(ParseAnnounce, false), "dialled port 34569"},
 		// A node-b stand-in that answers any 32 bytes with 96.
 		{"wrong-msg1/answers", "wrong-msg1", netip.Addr{}, func(ctx context.Context, m *memNet) func() {
-			ln, err := m.host(addrB).ListenTCP(netip.AddrPortFrom(addrB, SessionPortB))
-			if err != nil {
-				panic(err)
-			}
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				defer ln.Close()
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				defer c.Close()
-				buf := make([]byte, 32)
-				if _, err := c.Read(buf); err == nil {
-					_, _ = c.Write(make([]byte, 96))
-				}
+			return startMsg1TakingNodeB(ctx, m, func(c net.Conn) {
+				_, _ = c.Write(make([]byte, 96))
 				<-ctx.Done()
-			}()
-			return func() { <-done }
+			})
 		}, "answered a low-order msg1"},
 		// node-b ends the session on the first record after the ladder,
 		// having taken the rest of what the probe wrote (drain).
@@ -185,6 +175,11 @@ func TestProbesFail(t *testing.T) {
 		{"truncated-record/advances-nonce", "truncated-record", netip.Addr{}, startNonceAdvancingNodeB, "no reply to the genuine request at n=3"},
 		{"tampered-record/advances-nonce", "tampered-record", netip.Addr{}, startNonceAdvancingNodeB, "no reply to the genuine request at n=3"},
 		{"disallowed-service/ends-session", "disallowed-service", netip.Addr{}, node(func(m *memNet) Config { return endingNodeB(m, RequestRecordLen) }), "service 1: node-b ended the session"},
+		// node-b gets the denials wrong; the genuine resolve after them
+		// still succeeds, so only the denial's check can fail the probe.
+		{"disallowed-service/deny-with-status-0", "disallowed-service", netip.Addr{}, misDenying(0, nil), "service 9: status 0 with 0 bytes, want status 1 and none"},
+		{"disallowed-service/deny-with-payload", "disallowed-service", netip.Addr{}, misDenying(ProxyStatusFail, []byte{0x42}), "service 9: status 1 with 1 bytes, want status 1 and none"},
+		{"oversized-request/answers-it", "oversized-request", netip.Addr{}, misDenying(ProxyStatusFail, nil), "node-b answered the oversized request (status 1)"},
 		{"oversized-request/ends-session", "oversized-request", netip.Addr{}, node(func(m *memNet) Config { return endingNodeB(m, RequestRecordLen) }), "ended the session on the oversized request"},
 	}
 	covered := map[string]bool{}
@@ -198,33 +193,71 @@ func TestProbesFail(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
-				defer cancel()
-				m := newMemNet()
-				prober := newTestNode(t, m, Config{Probe: tt.probe, Addr: tt.probeAddr})
-				tctx, stopTarget := context.WithCancel(ctx)
-				defer stopTarget()
-				waitTarget := func() {}
-				if tt.target != nil {
-					waitTarget = tt.target(tctx, m)
-				}
-				synctest.Wait()
-				prober.start(ctx)
-				err := prober.wait()
-				stopTarget()
-				waitTarget()
-				if !errors.Is(err, ErrProbeFailed) {
-					t.Errorf("probe Run error = %v, want ErrProbeFailed", err)
-				}
-				v, ok := prober.Verdict()
-				if !ok || v.Status != StatusFail || !strings.Contains(v.Observed, tt.observed) {
-					t.Errorf("verdict %+v, %v; want a failure observing %q\nprobe:\n%s", v, ok, tt.observed, strings.Join(prober.log.lines(), "\n"))
-				}
-				if !prober.log.has("nexus probe fail") {
-					t.Errorf("probe milestones:\n%s\nwant a probe fail line", strings.Join(prober.log.lines(), "\n"))
-				}
+			prober, err := runProbeAgainst(t, tt.probe, tt.probeAddr, tt.target)
+			if !errors.Is(err, ErrProbeFailed) {
+				t.Errorf("probe Run error = %v, want ErrProbeFailed", err)
+			}
+			v, ok := prober.Verdict()
+			if !ok || v.Status != StatusFail || !strings.Contains(v.Observed, tt.observed) {
+				t.Errorf("verdict %+v, %v; want a failure observing %q\nprobe:\n%s", v, ok, tt.observed, strings.Join(prober.log.lines(), "\n"))
+			}
+			if !prober.log.has("nexus probe fail") {
+				t.Errorf("probe milestones:\n%s\nwant a probe fail line", strings.Join(prober.log.lines(), "\n"))
+			}
+		})
+	}
+}
+
+// runProbeAgainst runs probe, at probeAddr (zero for its role's), against
+// the target start builds (none if nil) in a synctest bubble, until the
+// probe ends; it then stops the target. It returns the probing node and
+// its Run error.
+func runProbeAgainst(t *testing.T, probe string, probeAddr netip.Addr, start probeTarget) (*testNode, error) {
+	var prober *testNode
+	var err error
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		m := newMemNet()
+		prober = newTestNode(t, m, Config{Probe: probe, Addr: probeAddr})
+		tctx, stopTarget := context.WithCancel(ctx)
+		defer stopTarget()
+		waitTarget := func() {}
+		if start != nil {
+			waitTarget = start(tctx, m)
+		}
+		synctest.Wait()
+		prober.start(ctx)
+		err = prober.wait()
+		stopTarget()
+		waitTarget()
+	})
+	return prober, err
+}
+
+// probeTarget starts a probe's target in m until ctx ends; wait blocks
+// until it has stopped.
+type probeTarget func(ctx context.Context, m *memNet) (wait func())
+
+// wrong-msg1 passes a node-b that sends no msg2 for a low-order msg1,
+// whether it then holds the connection in silence or closes it, and says
+// which: the silent window is no reply, not bytes received.
+func TestWrongMsg1JudgesSilenceAndClose(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		then     func(ctx context.Context) func(c net.Conn)
+		observed string
+	}{
+		{"silent-holds", func(ctx context.Context) func(net.Conn) { return func(net.Conn) { <-ctx.Done() } }, "node-b sent no msg2 for a low-order msg1"},
+		{"closes", func(context.Context) func(net.Conn) { return func(net.Conn) {} }, "node-b sent no msg2 for a low-order msg1 and closed the connection"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prober, err := runProbeAgainst(t, "wrong-msg1", netip.Addr{}, func(ctx context.Context, m *memNet) func() {
+				return startMsg1TakingNodeB(ctx, m, tc.then(ctx))
 			})
+			if v, ok := prober.Verdict(); err != nil || !ok || v.Status != StatusOK || v.Observed != tc.observed {
+				t.Errorf("Run = %v, verdict %+v, %v; want ok observing %q\nprobe:\n%s", err, v, ok, tc.observed, strings.Join(prober.log.lines(), "\n"))
+			}
 		})
 	}
 }
@@ -399,6 +432,10 @@ func TestAnnounceProbesJudgeAHoldingNodeA(t *testing.T) {
 	}
 }
 
+// A probe run at an address its rules forbid is refused before it sends
+// anything, with an error that names the address: neither a failure nor an
+// absent target, and no verdict. replayed-announce from node-b's own
+// address would replay nothing.
 func TestProbeAddressRules(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := newMemNet()
@@ -410,8 +447,15 @@ func TestProbeAddressRules(t *testing.T) {
 			{"oversized-announce", addrC}, // must be node-b's address
 		} {
 			n := newTestNode(t, m, Config{Probe: tc.probe, Addr: tc.addr})
-			if err := n.Run(t.Context()); err == nil || errors.Is(err, ErrProbeFailed) {
-				t.Errorf("probe %s at %v: Run error = %v, want a configuration error", tc.probe, tc.addr, err)
+			err := n.Run(t.Context())
+			if err == nil || errors.Is(err, ErrProbeFailed) || errors.Is(err, ErrTargetAbsent) || !strings.Contains(err.Error(), "address") {
+				t.Errorf("probe %s at %v: Run error = %v, want the address refusal", tc.probe, tc.addr, err)
+			}
+			if v, ok := n.Verdict(); ok {
+				t.Errorf("probe %s at %v: verdict %+v, want none", tc.probe, tc.addr, v)
+			}
+			if len(m.datagrams()) != 0 || len(m.dialsFrom()) != 0 {
+				t.Errorf("probe %s at %v: sent %d datagrams and %d dials, want none", tc.probe, tc.addr, len(m.datagrams()), len(m.dialsFrom()))
 			}
 		}
 	})
@@ -441,6 +485,42 @@ func TestProbeNames(t *testing.T) {
 	for i, n := range names {
 		if p, ok := LookupProbe(n); !ok || p.Name != Probes()[i].Name {
 			t.Errorf("name %d %q looks up %v, %v; want probe %q", i, n, p.Name, ok, Probes()[i].Name)
+		}
+	}
+}
+
+// Each malformed announce fails to decode, within the bytes node-a reads,
+// for the reason its name gives, and no other: a variant that failed
+// earlier (service-count-17 as truncated) would pass a node-a that lacks
+// the check it is named after.
+func TestMalformedAnnouncesFailForTheirNamedReason(t *testing.T) {
+	want := map[string]string{
+		"truncated":           "truncated",
+		"bad-magic":           "magic",
+		"version-2":           "version",
+		"device-id-length-0":  "device id length 0",
+		"device-id-length-65": "device id length 65",
+		"device-id-utf8":      "device id: invalid utf-8",
+		"service-count-17":    "service count 17",
+		"service-length-0":    "service 0: service name length 0",
+	}
+	for _, m := range malformedAnnounces() {
+		if _, err := ParseReceivedAnnounce(m.Data); err == nil || !strings.Contains(err.Error(), want[m.Name]) {
+			t.Errorf("%s: ParseReceivedAnnounce = %v, want an error saying %q", m.Name, err, want[m.Name])
+		}
+		if _, ok := want[m.Name]; !ok {
+			t.Errorf("variant %s has no expected reason", m.Name)
+		}
+	}
+	// Without the count bound, service-count-17 decodes: all 17 services
+	// are whole within the receive window.
+	for _, m := range malformedAnnounces() {
+		if m.Name != "service-count-17" {
+			continue
+		}
+		a, err := parseWithoutCountBound(m.Data)
+		if err != nil || len(a.Services) != MaxServices+1 || a.DeviceID != "node-b" || a.Port != ProbePort {
+			t.Errorf("service-count-17 without the count bound: got %q at %d, %d services, %v; want node-b at %d, %d services", a.DeviceID, a.Port, len(a.Services), err, ProbePort, MaxServices+1)
 		}
 	}
 }

@@ -1,7 +1,9 @@
 package conformance
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -55,6 +57,39 @@ func lenientNodeA(m *memNet) Config {
 		}
 		return true
 	}}}
+}
+
+// parseWithoutCountBound decodes a datagram as ParseReceivedAnnounce does,
+// but takes any service count: a node-a decoder without the bound of 16.
+func parseWithoutCountBound(datagram []byte) (Announce, error) {
+	b := datagram[:min(len(datagram), AnnounceRecvLimit)]
+	if len(b) < 6 {
+		return ParseAnnounce(b)
+	}
+	at := 6 + int(b[5]) + 2 + 32
+	if len(b) <= at || b[at] <= MaxServices {
+		return ParseAnnounce(b)
+	}
+	b = bytes.Clone(b)
+	extra := int(b[at]) - MaxServices
+	b[at] = MaxServices
+	a, err := ParseAnnounce(b)
+	if err != nil {
+		return a, err
+	}
+	head, err := a.MarshalBinary()
+	if err != nil {
+		return a, err
+	}
+	r := cursor{b: b[len(head):]}
+	for i := range extra {
+		s, err := r.name("service name", MaxServiceNameLen)
+		if err != nil {
+			return a, fmt.Errorf("announce: service %d: %w", MaxServices+i, err)
+		}
+		a.Services = append(a.Services, s)
+	}
+	return a, nil
 }
 
 // startStandInNodeA runs a node-a that is not the OS's until ctx ends: it
@@ -213,12 +248,12 @@ func stallingNodeB(m *memNet) Config {
 	}}}
 }
 
-// startNonceAdvancingNodeB runs a node-b that is not the OS's until ctx
-// ends: it takes node-a's fallback dial, handshake and ladder as node-b
-// does, but then advances its receive nonce on a record that fails, which
-// §5.1 forbids, and answers the records that open. The returned wait
-// blocks until it has stopped.
-func startNonceAdvancingNodeB(ctx context.Context, m *memNet) (wait func()) {
+// startScriptedNodeB runs a node-b that is not the OS's until ctx ends: it
+// takes node-a's fallback dial, handshake and ladder as node-b does, then
+// hands each request record it reads to onRecord (p is nil for one that
+// fails to open), until a read or onRecord fails. The returned wait blocks
+// until it has stopped.
+func startScriptedNodeB(ctx context.Context, m *memNet, onRecord func(n *Node, s *session, p []byte) error) (wait func()) {
 	n, err := NewNode(Config{Role: RoleB, Net: m.host(addrB), Clock: bubbleClock})
 	if err != nil {
 		panic(err)
@@ -247,13 +282,78 @@ func startNonceAdvancingNodeB(ctx context.Context, m *memNet) (wait func()) {
 			}
 			p, err := s.recv.Open(plain[:0], wire)
 			if err != nil {
-				n.st.recordsRejected.Add(1)
-				s.recv.SetNonce(s.recv.Nonce() + 1)
-				continue
+				p = nil
 			}
-			if err := n.answer(ctx, s, GateRequest(p)); err != nil {
+			if err := onRecord(n, s, p); err != nil {
 				return
 			}
+		}
+	}()
+	return func() { <-done }
+}
+
+// startNonceAdvancingNodeB runs a node-b that advances its receive nonce
+// on a record that fails, which §5.1 forbids, and answers the records that
+// open.
+func startNonceAdvancingNodeB(ctx context.Context, m *memNet) (wait func()) {
+	return startScriptedNodeB(ctx, m, func(n *Node, s *session, p []byte) error {
+		if p == nil {
+			n.st.recordsRejected.Add(1)
+			s.recv.SetNonce(s.recv.Nonce() + 1)
+			return nil
+		}
+		return n.answer(ctx, s, GateRequest(p))
+	})
+}
+
+// startMisDenyingNodeB runs a node-b that answers the requests its gate
+// forwards as node-b does, but answers those it must deny with status and
+// payload instead of status 1 and nothing, and those it must drop with
+// status 1, written once it has read node-a's next request (memNet's
+// pipes do not buffer: node-a writes that request before it reads).
+func startMisDenyingNodeB(ctx context.Context, m *memNet, status byte, payload []byte) (wait func()) {
+	dropped := false
+	return startScriptedNodeB(ctx, m, func(n *Node, s *session, p []byte) error {
+		if p == nil {
+			return nil
+		}
+		if dropped {
+			dropped = false
+			if err := n.writeRecord(ctx, s, ResponseRecord, ProxyStatusFail, nil); err != nil {
+				return err
+			}
+		}
+		switch d := GateRequest(p); d.Action {
+		case GateDeny:
+			return n.writeRecord(ctx, s, ResponseRecord, status, payload)
+		case GateDrop:
+			dropped = true
+			return nil
+		default:
+			return n.answer(ctx, s, d)
+		}
+	})
+}
+
+// startMsg1TakingNodeB runs a node-b that accepts one connection on its
+// session port, reads a msg1's worth and hands the connection to then,
+// which returns when it is done with it.
+func startMsg1TakingNodeB(ctx context.Context, m *memNet, then func(c net.Conn)) (wait func()) {
+	ln, err := m.host(addrB).ListenTCP(netip.AddrPortFrom(addrB, SessionPortB))
+	if err != nil {
+		panic(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer ln.Close()
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if _, err := io.ReadFull(c, make([]byte, NexusMsg1Len)); err == nil {
+			then(c)
 		}
 	}()
 	return func() { <-done }

@@ -28,6 +28,7 @@ func TestOpenTAPRefusesBadConfig(t *testing.T) {
 		{"ipv6-addr", tap.TAPConfig{Addr: netip.MustParsePrefix("fd00::1/64")}, "address fd00::1/64: want IPv4"},
 		{"max-frame-under-header", tap.TAPConfig{MaxFrame: hub.EthHeaderLen - 1}, fmt.Sprintf("maximum frame 13 outside 14..%d", hub.MaxFrameLimit)},
 		{"max-frame-over-limit", tap.TAPConfig{MaxFrame: hub.MaxFrameLimit + 1}, fmt.Sprintf("maximum frame %d outside", hub.MaxFrameLimit+1)},
+		{"mtu-one-over-max-frame", tap.TAPConfig{MTU: 1500, MaxFrame: 1513}, "MTU 1500 makes frames of 1514 bytes, longer than the maximum frame 1513"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.cfg.Name = "l2hcfg0" // never created: the check comes first

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -489,6 +490,46 @@ func readTest(t *testing.T, d *tap.TAPDevice, buf []byte) (int, error) {
 		d.Close()
 		t.Fatalf("ReadFrame: no test frame within %v", transporttest.HangGuard)
 		return 0, nil
+	}
+}
+
+// readDrop reads from the device, skipping what the kernel sends by
+// itself, until ReadFrame reports a dropped frame, and returns that drop.
+// It fails the test if f is delivered whole instead, or no drop comes.
+func readDrop(t *testing.T, d *tap.TAPDevice, buf, f []byte) *hub.FrameError {
+	t.Helper()
+	type result struct {
+		fe  *hub.FrameError
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		for {
+			n, err := d.ReadFrame(buf)
+			var fe *hub.FrameError
+			switch {
+			case errors.As(err, &fe):
+				ch <- result{fe: fe}
+				return
+			case err != nil:
+				ch <- result{err: err}
+				return
+			case bytes.Equal(buf[:n], f):
+				ch <- result{err: fmt.Errorf("delivered the %d-byte frame whole", n)}
+				return
+			}
+		}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			t.Fatalf("ReadFrame = %v, want a *hub.FrameError", r.err)
+		}
+		return r.fe
+	case <-time.After(transporttest.HangGuard):
+		d.Close()
+		t.Fatalf("ReadFrame: no dropped frame within %v", transporttest.HangGuard)
+		return nil
 	}
 }
 

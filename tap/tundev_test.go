@@ -341,18 +341,7 @@ func TestTAPDevice(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		small := make([]byte, 100)
-		var fe *hub.FrameError
-		for {
-			_, err := d.ReadFrame(small)
-			if errors.As(err, &fe) {
-				break
-			}
-			if err != nil {
-				t.Fatalf("ReadFrame into 100 bytes = %v, want a *hub.FrameError", err)
-			}
-			// a short frame of the kernel's own fitted: read on
-		}
+		fe := readDrop(t, d, make([]byte, 100), big)
 		if fe.Reason != hub.DropOversize || fe.Len != 1514 {
 			t.Fatalf("got FrameError{%s, %d}, want {%s, 1514}", fe.Reason, fe.Len, hub.DropOversize)
 		}
@@ -407,6 +396,35 @@ func TestTAPDevice(t *testing.T) {
 			t.Errorf("namespace %s after Close: %v, want it deleted", name, err)
 		}
 	})
+}
+
+// A port whose maximum frame is below what the device's MTU allows drops a
+// longer frame the host sends as oversize, even into a buffer that would
+// hold it, and reads on.
+func TestTAPReadHonoursMaxFrame(t *testing.T) {
+	taptest.NeedTAP(t)
+	name := taptest.UniqueName(t)
+	const maxFrame = 1000 // the device keeps its MTU of 1500
+	d, err := tap.OpenTAP(tap.TAPConfig{Name: name, Netns: name, MAC: tapMAC, MaxFrame: maxFrame})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	pe := openPacketEnd(t, name, name)
+	big, good := transporttest.Frame(0xb2, 1200, 1), transporttest.Frame(0xb2, 60, 2)
+	for _, f := range [][]byte{big, good} {
+		if err := pe.send(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf := make([]byte, 2048)
+	if fe := readDrop(t, d, buf, big); fe.Reason != hub.DropOversize || fe.Len != len(big) {
+		t.Fatalf("got FrameError{%s, %d}, want {%s, %d}", fe.Reason, fe.Len, hub.DropOversize, len(big))
+	}
+	n, err := readTest(t, d, buf)
+	if err != nil || !bytes.Equal(buf[:n], good) {
+		t.Fatalf("next ReadFrame = %d bytes, %v; want the 60-byte frame", n, err)
+	}
 }
 
 // What the host does to the interface under the hub: set down, frames to it

@@ -2,6 +2,8 @@ package vnode_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"net"
@@ -20,7 +22,6 @@ import (
 	"l2hub/hub"
 	"l2hub/internal/vsim"
 	"l2hub/internal/wallclock"
-	"l2hub/transport/netstack"
 )
 
 // milestones collects the lines nodes print.
@@ -121,12 +122,38 @@ func TestVirtualNodesThroughTheHub(t *testing.T) {
 
 // runVirtual runs virtual node-a and node-b, built by New with a virtual
 // clock and seeded stacks, through a hub core in virtual time (vsim), and
-// returns their milestones stamped with the virtual time they were reached.
-func runVirtual(t *testing.T, seed byte) []string { return runVirtualWith(t, seed, nil) }
+// returns their milestones stamped with the virtual time they were reached,
+// and a digest of every frame they sent.
+func runVirtual(t *testing.T, seed byte) ([]string, frameDigest) {
+	return runVirtualWith(t, seed, nil)
+}
+
+// frameDigest is an observer that hashes every frame the hub takes in,
+// with its port and virtual time: two runs that send the same frames, byte
+// for byte (TCP sequence numbers, ports), at the same instants, agree.
+type frameDigest struct {
+	sum    [32]byte
+	frames int
+}
+
+// Observe implements hub.Observer; vsim calls it on its driver only.
+func (d *frameDigest) Observe(ev *hub.Event) {
+	if ev.Dir != hub.Ingress {
+		return
+	}
+	h := sha256.New()
+	h.Write(d.sum[:])
+	h.Write(binary.BigEndian.AppendUint64(nil, uint64(ev.Time.UnixNano())))
+	h.Write([]byte(ev.PortName))
+	h.Write(ev.Frame)
+	copy(d.sum[:], h.Sum(nil))
+	d.frames++
+}
 
 // runVirtualWith is runVirtual through a hub with policy p (nil: none).
-func runVirtualWith(t *testing.T, seed byte, p hub.Policy) []string {
-	sim := vsim.New(vsim.Config{Mode: hub.ModeSwitch, Policy: p})
+func runVirtualWith(t *testing.T, seed byte, p hub.Policy) ([]string, frameDigest) {
+	digest := &frameDigest{}
+	sim := vsim.New(vsim.Config{Mode: hub.ModeSwitch, Policy: p, Observers: []hub.Observer{digest}})
 	defer sim.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -178,12 +205,13 @@ func runVirtualWith(t *testing.T, seed byte, p hub.Policy) []string {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	return slices.Clone(lines)
+	return slices.Clone(lines), *digest
 }
 
 // TestVirtualNodesInVirtualTime: the virtual nodes, given the simulation's
 // clock and seeded stacks, complete the run in virtual time, and a second
-// run reaches every milestone at the same virtual instant.
+// run reaches every milestone at the same virtual instant and sends the
+// same frames (the milestones carry no sequence number or port).
 func TestVirtualNodesInVirtualTime(t *testing.T) {
 	// The run repeats because internal/vsim holds the process at one
 	// processor while a Sim is open, not because the test does: at two or
@@ -191,14 +219,18 @@ func TestVirtualNodesInVirtualTime(t *testing.T) {
 	if runtime.GOMAXPROCS(0) < 2 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	}
-	first := runVirtual(t, 7)
+	first, firstFrames := runVirtual(t, 7)
 	for _, w := range []string{"nexus session ok node-a", "nexus mux ok node-a", "nexus proxy ok node-a service=bundlemgrd"} {
 		if !slices.ContainsFunc(first, func(l string) bool { return strings.Contains(l, w) }) {
 			t.Errorf("milestones %q lack %q", first, w)
 		}
 	}
-	if again := runVirtual(t, 7); !slices.Equal(again, first) {
+	again, againFrames := runVirtual(t, 7)
+	if !slices.Equal(again, first) {
 		t.Errorf("two runs with one seed differ:\nfirst %q\nagain %q", first, again)
+	}
+	if againFrames != firstFrames {
+		t.Errorf("two runs with one seed sent different frames: %d frames %x, then %d frames %x", firstFrames.frames, firstFrames.sum[:8], againFrames.frames, againFrames.sum[:8])
 	}
 }
 
@@ -226,7 +258,7 @@ func (slowLadder) Decide(_ time.Duration, l hub.Link, f []byte, d *hub.Decision)
 // dropped steps) do not fail the ladder, which the OS does not time (its
 // waits count iterations); the run completes.
 func TestLadderOutlastsRetransmission(t *testing.T) {
-	lines := runVirtualWith(t, 7, slowLadder{})
+	lines, _ := runVirtualWith(t, 7, slowLadder{})
 	for _, w := range []string{"nexus mux ok node-a", "nexus proxy ok node-a service=bundlemgrd"} {
 		if !slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, w) }) {
 			t.Errorf("milestones %q lack %q", lines, w)
@@ -241,22 +273,9 @@ func TestLadderOutlastsRetransmission(t *testing.T) {
 // node-a closing first: a graceful close there would leave the 4-tuple in
 // FIN_WAIT or TIME_WAIT and the redial could not bind it.
 func TestVirtualNodeARedialsFromItsPort(t *testing.T) {
-	h, err := hub.New(hub.Config{Mode: hub.ModeSwitch, Clock: wallclock.Clock{}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	hubDone := make(chan error, 1)
-	go func() { hubDone <- h.Run(ctx) }()
-	defer func() { cancel(); <-hubDone }()
-
-	addrB := conformance.RoleB.Addr()
-	silent, err := netstack.New(netstack.Config{MAC: vnode.MAC(addrB), Addr: netip.PrefixFrom(addrB, 24)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
+	silent := newVirtualHost(t, conformance.RoleB.Addr())
 	ln, err := silent.ListenTCP(conformance.SessionPortB)
 	if err != nil {
 		t.Fatal(err)
@@ -271,14 +290,7 @@ func TestVirtualNodeARedialsFromItsPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Host.Close()
-	for name, io := range map[string]hub.PortIO{"a": a.Host, "b": silent} {
-		if err := h.AddPort(name, name); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := h.Attach(name, io); err != nil {
-			t.Fatal(err)
-		}
-	}
+	startHub(t, ctx, map[string]hub.PortIO{"a": a.Host, "b": silent})
 	runDone := make(chan error, 1)
 	go func() { runDone <- a.Run(ctx) }()
 
@@ -305,5 +317,53 @@ func TestVirtualNodeARedialsFromItsPort(t *testing.T) {
 	}
 	if st := a.Stats(); st.HandshakeFailures < 2 {
 		t.Errorf("node-a stats %+v, want at least two failed handshakes", st)
+	}
+}
+
+// startHub runs a hub on the wall clock, with ports, until ctx ends; the
+// test's cleanup waits for it to stop.
+func startHub(t *testing.T, ctx context.Context, ports map[string]hub.PortIO) {
+	t.Helper()
+	h, err := hub.New(hub.Config{Mode: hub.ModeSwitch, Clock: wallclock.Clock{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for name, io := range ports {
+		if err := h.AddPort(name, name); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.Attach(name, io); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// The host New builds is the role's VM on the OS's segment: its MAC
+// follows the address (52:54:00:12:34:<last byte>) and its prefix is the
+// segment's /24; a replayer sits at ThirdAddr.
+func TestVirtualHostIsTheRolesVM(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  vnode.Config
+		want string
+	}{
+		{"node-a", vnode.Config{Role: conformance.RoleA}, "netstack 52:54:00:12:34:0a 10.42.0.10/24"},
+		{"node-b", vnode.Config{Role: conformance.RoleB}, "netstack 52:54:00:12:34:0b 10.42.0.11/24"},
+		{"replayer", vnode.Config{Role: conformance.RoleB, Probe: "replayed-announce"}, "netstack 52:54:00:12:34:0c 10.42.0.12/24"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := vnode.New(tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer n.Host.Close()
+			if got := n.Host.Describe(); got != tc.want {
+				t.Errorf("got Describe() = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -241,6 +241,12 @@ func TestFrames(t *testing.T) {
 	if err := h.WriteFrame(f[:13]); !errors.As(err, &fe) || fe.Reason != hub.DropRunt {
 		t.Errorf("WriteFrame of 13 bytes = %v, want DropRunt", err)
 	}
+	// A bare header to the host's MAC is the hub's smallest frame
+	// (hub.EthHeaderLen), not a runt: taken, and ignored by the stack.
+	bare := []byte{0x02, 0, 0, 0, 0, 0x0a, 0x02, 0, 0, 0, 0, 0x77, 0x08, 0x00}
+	if err := h.WriteFrame(bare); err != nil {
+		t.Errorf("WriteFrame of %d bytes = %v, want nil", len(bare), err)
+	}
 	full := make([]byte, 1514) // MTU 1500 plus the header: the largest frame
 	copy(full, []byte{0x02, 0, 0, 0, 0, 0x55})
 	if err := h.WriteFrame(full); err != nil {
