@@ -67,11 +67,13 @@ func (a takingAttacher) Attach(_ string, io hub.PortIO) (<-chan struct{}, error)
 	return done, nil
 }
 
-// TestAcceptFailing: a listening port whose accepts fail (out of file
-// descriptors) says so (AcceptFailing), since the first failure in a row
-// and with the latest error, until an accept succeeds.
-func TestAcceptFailing(t *testing.T) {
-	opts, err := Options{MinBackoff: time.Microsecond, MaxBackoff: time.Microsecond}.withDefaults()
+// runScripted runs a listening port's runner over a scripted listener,
+// with the given backoff bounds, until the test ends (the runner closed,
+// Run's error checked): its accepts return what the test sends on ln.next,
+// and what it attaches goes to a.attached.
+func runScripted(t *testing.T, minBackoff, maxBackoff time.Duration) (*streamListener, *scriptedListener, takingAttacher) {
+	t.Helper()
+	opts, err := Options{MinBackoff: minBackoff, MaxBackoff: maxBackoff}.withDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,12 +84,20 @@ func TestAcceptFailing(t *testing.T) {
 	a := takingAttacher{attached: make(chan hub.PortIO, 1)}
 	done := make(chan error, 1)
 	go func() { done <- r.Run(context.Background(), a) }()
-	defer func() {
+	t.Cleanup(func() {
 		r.Close()
 		if err := <-done; err != nil {
 			t.Errorf("Run() = %v, want nil after Close", err)
 		}
-	}()
+	})
+	return r, ln, a
+}
+
+// TestAcceptFailing: a listening port whose accepts fail (out of file
+// descriptors) says so (AcceptFailing), since the first failure in a row
+// and with the latest error, until an accept succeeds.
+func TestAcceptFailing(t *testing.T) {
+	r, ln, a := runScripted(t, time.Microsecond, time.Microsecond)
 	// give has the runner's Accept return res; the runner has acted on
 	// it once it asks again.
 	give := func(res acceptResult) {
@@ -118,7 +128,7 @@ func TestAcceptFailing(t *testing.T) {
 	if f, failing := AcceptFailing(r); failing {
 		t.Errorf("AcceptFailing after an accept succeeded = %+v, true; want false", f)
 	}
-	if _, failing := AcceptFailing(&boundRunner{runnerBase: base}); failing {
+	if _, failing := AcceptFailing(&boundRunner{runnerBase: r.runnerBase}); failing {
 		t.Error("AcceptFailing(a bound socket's runner) = true; want false")
 	}
 }
@@ -129,23 +139,7 @@ func TestAcceptFailing(t *testing.T) {
 // succeeds starts the wait over at MinBackoff. Time is synctest's.
 func TestAcceptFailureBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		opts, err := Options{MinBackoff: 10 * time.Millisecond, MaxBackoff: 80 * time.Millisecond}.withDefaults()
-		if err != nil {
-			t.Fatal(err)
-		}
-		base := &runnerBase{spec: Spec{Name: "a", Transport: TCP, Address: "127.0.0.1:7001"}, opts: opts, log: opts.Logger}
-		base.life, base.quit = context.WithCancel(context.Background())
-		ln := &scriptedListener{asked: make(chan struct{}), next: make(chan acceptResult), closed: make(chan struct{})}
-		r := &streamListener{runnerBase: base, ln: ln}
-		a := takingAttacher{attached: make(chan hub.PortIO, 1)}
-		done := make(chan error, 1)
-		go func() { done <- r.Run(context.Background(), a) }()
-		defer func() {
-			r.Close()
-			if err := <-done; err != nil {
-				t.Errorf("Run() = %v, want nil after Close", err)
-			}
-		}()
+		_, ln, a := runScripted(t, 10*time.Millisecond, 80*time.Millisecond)
 		// waitAfter has the runner's Accept return res and returns how
 		// long the runner took to accept again.
 		waitAfter := func(res acceptResult) time.Duration {
