@@ -29,10 +29,10 @@ import (
 // the hub must read the marker with nothing of the other lab before it.
 // It runs in a network namespace of its own.
 func TestMcastHearsOnlyItsInterface(t *testing.T) {
-	inOwnNetns(t, " with a veth pair", mcastTwoLabs)
+	transport.InOwnNetns(t, " with a veth pair", mcastTwoLabs)
 }
 
-// mcastTwoLabs runs in a network namespace of its own (inOwnNetns): it
+// mcastTwoLabs runs in a network namespace of its own (InOwnNetns): it
 // adds a veth pair, v0 at 10.9.9.1.
 func mcastTwoLabs(h *netlink.Handle) error {
 	lo, err := h.LinkByName("lo")

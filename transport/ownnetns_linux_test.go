@@ -1,4 +1,4 @@
-package transport_test
+package transport
 
 import (
 	"fmt"
@@ -10,11 +10,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// inOwnNetns runs f on an OS thread of its own, moved into a new network
+// InOwnNetns runs f on an OS thread of its own, moved into a new network
 // namespace whose loopback is up, with a netlink handle of it; the test
 // skips without root (needs says what for). The thread is never unlocked:
-// it ends with f's goroutine, and the namespace with it.
-func inOwnNetns(t *testing.T, needs string, f func(h *netlink.Handle) error) {
+// it ends with f's goroutine, and the namespace with it. It is exported for
+// the package's external tests (package transport_test).
+func InOwnNetns(t *testing.T, needs string, f func(h *netlink.Handle) error) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skipf("skipped: needs root to create a network namespace%s", needs)

@@ -247,7 +247,7 @@ func testNetns(t *testing.T) (name string, ip func(args ...string)) {
 // the MTU, not port-down, which would point at reachability. Here loopback's
 // MTU is lowered to 1200 in a namespace of the test's own. Needs root.
 func TestVXLANPathMTUIsOversize(t *testing.T) {
-	inOwnNetns(t, ", with a smaller MTU on its loopback", func(h *netlink.Handle) error {
+	transport.InOwnNetns(t, ", with a smaller MTU on its loopback", func(h *netlink.Handle) error {
 		lo, err := h.LinkByName("lo")
 		if err != nil {
 			return err

@@ -3,10 +3,7 @@
 package transport
 
 import (
-	"fmt"
 	"net/netip"
-	"os"
-	"runtime"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -54,43 +51,12 @@ func TestVXLANSocketOptions(t *testing.T) {
 	}
 }
 
-// inNewNetns runs f on an OS thread of its own, moved into a new network
-// namespace whose loopback is up, so that f may bind a fixed port; the
-// test skips without root. The thread is never unlocked: it ends with
-// f's goroutine, and the namespace with it.
-func inNewNetns(t *testing.T, f func() error) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipped: needs root to create a network namespace")
-	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		errc <- func() error {
-			if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-				return fmt.Errorf("new network namespace: %w", err)
-			}
-			lo, err := netlink.LinkByName("lo")
-			if err != nil {
-				return err
-			}
-			if err := netlink.LinkSetUp(lo); err != nil {
-				return err
-			}
-			return f()
-		}()
-	}()
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestVXLANGroupLearnsAtTheOverlaysPort: with group=, a member's MAC is
 // learned at the member's IP and the overlay's UDP port (this port's own,
 // 4789 here), where its VTEP listens, not at the source port a kernel
 // VTEP picks per flow. Needs root, for a namespace in which 4789 is free.
 func TestVXLANGroupLearnsAtTheOverlaysPort(t *testing.T) {
-	inNewNetns(t, func() error {
+	InOwnNetns(t, "", func(*netlink.Handle) error {
 		v, err := OpenVXLAN(VXLANConfig{Local: netip.MustParseAddrPort("127.0.0.1:4789"), VNI: 42,
 			Group: netip.MustParseAddr("239.7.7.8"), Silence: -1})
 		if err != nil {

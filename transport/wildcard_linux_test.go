@@ -20,10 +20,10 @@ import (
 // banner) and give the VM 127.0.0.1, which reaches it, while [::] stays
 // [::] and gives ::1.
 func TestOpenWildcardShowsItsFamily(t *testing.T) {
-	inOwnNetns(t, "", wildcardPorts)
+	transport.InOwnNetns(t, "", wildcardPorts)
 }
 
-// wildcardPorts runs in a network namespace of its own (inOwnNetns) and
+// wildcardPorts runs in a network namespace of its own (InOwnNetns) and
 // checks each port there.
 func wildcardPorts(*netlink.Handle) error {
 	cases := []struct {
