@@ -112,10 +112,22 @@ func mustUDPAddr(tb testing.TB, s string) *net.UDPAddr {
 // freeUDPAddr returns a loopback UDP address nothing is bound to.
 func freeUDPAddr(tb testing.TB) string {
 	tb.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		tb.Fatal(err)
+	return freeUDPAddrs(tb, 1)[0]
+}
+
+// freeUDPAddrs is n addresses freeUDPAddr gives, each a port of its own:
+// their sockets are all open before any closes, so two of them cannot be
+// the same port.
+func freeUDPAddrs(tb testing.TB, n int) []string {
+	tb.Helper()
+	addrs := make([]string, n)
+	for i := range addrs {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		defer c.Close()
+		addrs[i] = c.LocalAddr().String()
 	}
-	defer c.Close()
-	return c.LocalAddr().String()
+	return addrs
 }

@@ -377,7 +377,8 @@ func TestDatagramEgressLossIsInvisible(t *testing.T) {
 // reports, are in KernelDrops when it is asked, within the kernel's own
 // figure, and the count read at Close stays.
 func TestVXLANKernelDropsAreCurrent(t *testing.T) {
-	pa, pb := freeUDPAddr(t), freeUDPAddr(t)
+	ab := freeUDPAddrs(t, 2)
+	pa, pb := ab[0], ab[1]
 	open := func(local, remote string, buf int) *transport.VXLANConn {
 		c, err := transport.OpenVXLAN(transport.VXLANConfig{Local: netip.MustParseAddrPort(local), VNI: 42,
 			Remotes: []netip.AddrPort{netip.MustParseAddrPort(remote)}, SocketBuffer: buf})
@@ -404,7 +405,8 @@ func TestDatagramKernelDropsCountedAtClose(t *testing.T) {
 // TestVXLANKernelDropsCountedAtClose is TestDatagramKernelDropsCountedAtClose
 // for a VXLAN port.
 func TestVXLANKernelDropsCountedAtClose(t *testing.T) {
-	pa, pb := freeUDPAddr(t), freeUDPAddr(t)
+	ab := freeUDPAddrs(t, 2)
+	pa, pb := ab[0], ab[1]
 	open := func(local, remote string, buf int) *transport.VXLANConn {
 		c, err := transport.OpenVXLAN(transport.VXLANConfig{Local: netip.MustParseAddrPort(local), VNI: 42,
 			Remotes: []netip.AddrPort{netip.MustParseAddrPort(remote)}, SocketBuffer: buf, Silence: -1})

@@ -136,7 +136,8 @@ func TestVXLANSpecRemotes(t *testing.T) {
 // VNI 42: two hubs joined by an overlay.
 func vxlanPair(t *testing.T) (a, b *transport.VXLANConn) {
 	t.Helper()
-	pa, pb := freeUDPAddr(t), freeUDPAddr(t)
+	ab := freeUDPAddrs(t, 2)
+	pa, pb := ab[0], ab[1]
 	open := func(local, remote string) *transport.VXLANConn {
 		c, err := transport.OpenVXLAN(transport.VXLANConfig{Local: netip.MustParseAddrPort(local), VNI: 42,
 			Remotes: []netip.AddrPort{netip.MustParseAddrPort(remote)}})
@@ -271,7 +272,8 @@ func BenchmarkVXLANFlood(b *testing.B) {
 // flood only that remote's copy, and a frame for it alone is a counted
 // loss; the port goes on either way, where such an error used to end it.
 func TestVXLANUnreachableRemoteLosesItsCopy(t *testing.T) {
-	pa, pb := freeUDPAddr(t), freeUDPAddr(t)
+	ab := freeUDPAddrs(t, 2)
+	pa, pb := ab[0], ab[1]
 	bad := netip.MustParseAddrPort("127.255.255.255:4789")
 	open := func(local string, remotes ...netip.AddrPort) *transport.VXLANConn {
 		c, err := transport.OpenVXLAN(transport.VXLANConfig{Local: netip.MustParseAddrPort(local), VNI: 42, Remotes: remotes})
@@ -332,7 +334,8 @@ func TestVXLANRemoteSilence(t *testing.T) {
 	vc := hub.NewVirtualClock(hub.DefaultEpoch)
 	drv := &hub.Driver{Clock: vc}
 	var logs syncbuf.Buffer
-	pa, pb := freeUDPAddr(t), freeUDPAddr(t)
+	ab := freeUDPAddrs(t, 2)
+	pa, pb := ab[0], ab[1]
 	silent := netip.MustParseAddrPort("127.0.0.3:4789") // nothing listens: never heard
 	a, err := transport.OpenVXLAN(transport.VXLANConfig{Local: netip.MustParseAddrPort(pa), VNI: 42,
 		Remotes: []netip.AddrPort{netip.MustParseAddrPort(pb), silent},
@@ -483,7 +486,8 @@ func TestVXLANSilenceOption(t *testing.T) {
 // the remotes makes the port forget it (a move), so that unicast to it is
 // flooded too; it used to stay on the old remote until it aged.
 func TestVXLANRemotesSharingAnIP(t *testing.T) {
-	pa, pb, pc := freeUDPAddr(t), freeUDPAddr(t), freeUDPAddr(t)
+	abc := freeUDPAddrs(t, 3)
+	pa, pb, pc := abc[0], abc[1], abc[2]
 	open := func(local string, remotes ...string) *transport.VXLANConn {
 		cfg := transport.VXLANConfig{Local: netip.MustParseAddrPort(local), VNI: 42}
 		for _, r := range remotes {
@@ -719,7 +723,8 @@ func TestVXLANRefusesItselfAsRemote(t *testing.T) {
 func TestVXLANMACMoves(t *testing.T) {
 	vc := hub.NewVirtualClock(hub.DefaultEpoch)
 	var logs syncbuf.Buffer
-	pa, pb, pc := freeUDPAddr(t), freeUDPAddr(t), freeUDPAddr(t)
+	abc := freeUDPAddrs(t, 3)
+	pa, pb, pc := abc[0], abc[1], abc[2]
 	open := func(local string, log *slog.Logger, remotes ...string) *transport.VXLANConn {
 		cfg := transport.VXLANConfig{Local: netip.MustParseAddrPort(local), VNI: 42, Clock: vc, Silence: -1, Logger: log}
 		for _, r := range remotes {
