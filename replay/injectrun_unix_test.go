@@ -4,9 +4,6 @@ package replay
 
 import (
 	"context"
-	"os"
-	"path/filepath"
-	"syscall"
 	"testing"
 
 	"l2hub/control/controltest"
@@ -17,27 +14,12 @@ import (
 // frame; its report waits for the outcome, and as the injection failed the
 // error says it all: no "sent 0 frames" report comes before it.
 func TestRunInjectHoldsBackAnEmptyReport(t *testing.T) {
-	fifo := filepath.Join(t.TempDir(), "in.pcap")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skipf("skipping: mkfifo: %v", err)
-	}
-	wrote := make(chan error, 1)
-	go func() {
-		w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-		if err == nil {
-			_, err = w.Write([]byte("not a capture\n"))
-			w.Close()
-		}
-		wrote <- err
-	}()
+	fifo := fifoOf(t, []byte("not a capture\n"))
 	c := controltest.Client(t, &droppingHub{})
 	var reports int
 	err := RunInject(context.Background(), c, "b", InjectConfig{Input: Input{Path: fifo}, Pacing: Pacing{PPS: 1e6}}, false,
 		InjectOutput{Report: func(*InjectReport) { reports++ }, Warn: func(string) {}})
 	if err == nil || reports != 0 {
 		t.Errorf("got RunInject error %v and %d reports, want an error and no report", err, reports)
-	}
-	if err := <-wrote; err != nil {
-		t.Errorf("the pipe's writer: %v", err)
 	}
 }
