@@ -32,9 +32,10 @@
 // rss.go (the CPU time and memory it took). The targets: target.go (Direct,
 // Mcast), hub.go (Hub, in this process), process.go and process_*.go (the hub
 // as a child process) and policy.go (the policy scenarios' rules). The suite:
-// suite.go (Suite, Report), options.go (bench's flags for the suite),
-// command.go (Command: all of l2hub bench once its flags are parsed),
-// report.go (Evaluate: the targets judged) and failon.go (FailOn, Verdict).
+// suite.go (Suite, Report), measure.go (a scenario's repetitions combined),
+// options.go (bench's flags for the suite), command.go (Command: all of l2hub
+// bench once its flags are parsed), report.go (Evaluate: the targets judged)
+// and failon.go (FailOn, Verdict).
 // errors.go holds the sentinels.
 //
 // Imports: hub, transport (the VM ends), serve (the l2hub target, Hub,

@@ -5,7 +5,8 @@ import "time"
 // What one scenario measured: the Result a Run returns, and fill, which
 // sums it from the senders' and receivers' counters once all of them have
 // exited (rates, latency quantiles, CPU per frame, resident set). A Suite
-// adds the comparison with the direct pair (suite.go); report.go judges
+// combines repetitions (measure.go) and adds the comparison with the direct
+// pair (suite.go); report.go judges
 // Results against the data plane's targets and writes them out.
 
 // Result is what one scenario measured.

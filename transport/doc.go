@@ -59,9 +59,9 @@
 // vxlan_other.go (its socket, the host's addresses). pipe.go is PipeEnd.
 // Specs: spec.go (Spec, ParseSpec), spec_validate.go (Validate) and
 // spec_qemu.go (QEMU's flags, the notes on a spec). Runners: runner.go
-// (Runner, Options, Open: accept, dial, bind), optional.go (a port left down),
-// tap_*.go (a tap port's runner) and mtupeers.go (a TAP's MTU against a VXLAN
-// port's). unixsock.go binds socket files, limiter.go rate-limits logs, and
+// (Runner, Options, Open; a bound socket's runner), runner_stream.go (accept,
+// dial), optional.go (a port left down), tap_*.go (a tap port's runner) and
+// mtupeers.go (a TAP's MTU against a VXLAN port's). unixsock.go binds socket files, limiter.go rate-limits logs, and
 // errors.go holds the sentinels and SpecError.
 //
 // Imports: hub (the PortIO contract), tap (the TAP device behind a tap
