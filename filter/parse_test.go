@@ -177,6 +177,11 @@ func TestParseErrors(t *testing.T) {
 			[]string{`rules[0].loss.gemodel: gemodel needs p`}},
 		{"loss-both", "rules:\n  - name: x\n    loss: {probability: 1%, gemodel: {p: 1%}}\n",
 			[]string{`rules[0].loss.gemodel: give probability or gemodel, not both`}},
+		// A rule compiled from "drop: false" would drop all it matches.
+		{"drop-false", "rules:\n  - name: x\n    drop: false\n",
+			[]string{`test.yaml:3:11: rules[0].drop: drop: false does nothing; remove it`}},
+		{"drop-not-a-boolean", "rules:\n  - name: x\n    drop: maybe\n",
+			[]string{`test.yaml:3:11: rules[0].drop: "maybe" is not true or false`}},
 		{"ethertype-vlan", "rules:\n  - name: x\n    match: {ethertype: vlan}\n",
 			[]string{`test.yaml:3:24: rules[0].match.ethertype: "vlan" is a VLAN tag: ethertype is the type after the tags; write vlan: true`}},
 		{"ethertype-8100", "rules:\n  - name: x\n    match: {ethertype: [ipv4, 0x8100]}\n",
