@@ -18,7 +18,7 @@
 //     (a policy may name a port that never sent), inbound copies only;
 //     outbound copies were the hub's output. The Meta's start time lines
 //     policy time windows up with the live run, so replaying an ingress
-//     capture with the run's seed reproduces its decisions (DESIGN.md D3).
+//     capture with the run's seed reproduces its decisions (the README's D3).
 //     The policy edits the run made through the control API, which its
 //     records' comments hold (filter.Edit), are made again at their run
 //     times (RunConfig.IgnoreEdits leaves them out). A run's set-policy
@@ -50,10 +50,13 @@
 //     owner (the input whose VM sent it): named with Config.MACs' port or
 //     inferred from the first frames of every input (see Owner); copies of a
 //     frame in other inputs and multicast echoes are recognised and counted,
-//     not replayed.
+//     not replayed. Each VM stamps its file with its own clock: an input
+//     whose clock ran ahead of the others' is replayed earlier than
+//     stamped, the least that keeps every copy of a frame after its
+//     sending (clocks.go).
 //
 // Given the same inputs, configuration, policy and seed, Run's output is
-// byte-identical (DESIGN.md D2): no wall clock, no unseeded randomness, no
+// byte-identical (the README's D2): no wall clock, no unseeded randomness, no
 // map-order dependence.
 //
 // Injection (Inject) reads a capture, optionally rewrites MAC and IP
@@ -75,7 +78,8 @@
 // input.go (inputs read as streams, merged by time), header.go (l2hub
 // section headers), channels.go (where frames come from, which port each
 // feeds), links.go (a foreign pcapng's interfaces, across its sections),
-// owners.go (who sent a foreign frame), run.go (Run), ingress.go (a record
+// owners.go (who sent a foreign frame), clocks.go (their clocks lined
+// up), run.go (Run), ingress.go (a record
 // made an ingress event), edits.go, switches.go and peers.go (what a run's
 // capture records besides frames, made again), policies.go (the run's
 // policies over time, which say what is a what-if), coverage.go and

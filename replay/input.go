@@ -275,6 +275,7 @@ type source struct {
 	back     int             // frames replayed later than stamped: the clock had passed their time
 	mostBack time.Duration   // the most one of them was
 	untimed  int             // frames without a time (Simple Packet Blocks)
+	shift    time.Duration   // subtracted from every stamp: its clock ran ahead (clocks.go)
 	meta     capture.FileMeta
 	hdr      sectionHeader // the current section's, when l2hub (meta is hdr.meta)
 	fresh    bool          // a section started whose header the run has not taken yet
@@ -402,6 +403,9 @@ func (s *source) advance() bool {
 		if p.Section > 0 {
 			s.newSection()
 		}
+	}
+	if s.shift != 0 && !p.Time.IsZero() {
+		p.Time = p.Time.Add(-s.shift)
 	}
 	s.head, s.ok = p, true
 	s.early = nil

@@ -61,6 +61,10 @@ const (
 	NoteEgressOnly NoteKind = "egress-only"
 	// NoteInput: where an input stopped early, or its clock ran backwards.
 	NoteInput NoteKind = "input"
+	// NoteClock: a per-VM input whose clock disagreed with the others',
+	// replayed earlier than stamped (or, when no shift explains the
+	// copies, not lined up: a warning).
+	NoteClock NoteKind = "clock"
 	// NoteEdit: a recorded policy edit that could not be made again.
 	NoteEdit NoteKind = "edit"
 	// NoteQueues: copies the live ports' queues dropped (queue-full,

@@ -112,6 +112,10 @@ type Replayer struct {
 	// named holds the inputs whose port name (Input.Port, or its file's
 	// name) names a channel.
 	named map[int]bool
+	// shift holds, for the per-VM inputs whose clock ran ahead of the
+	// others', how much earlier than stamped their frames are replayed
+	// (clocks.go).
+	shift map[int]time.Duration
 }
 
 // Open probes every input (formats, section headers, interfaces) and reads
@@ -146,7 +150,8 @@ func Open(cfg Config) (*Replayer, error) {
 	}
 	smp := newSampler()
 	foreign := 0
-	held := map[captureID]int{} // the l2hub inputs met, by what they hold
+	held := map[captureID]int{}   // the l2hub inputs met, by what they hold
+	firsts := map[int]time.Time{} // each input's first stamp
 	for i, in := range cfg.Inputs {
 		// An l2hub section that ends before the first frame (a run
 		// interrupted before any, the file a set-policy started) still
@@ -178,6 +183,7 @@ func Open(cfg Config) (*Replayer, error) {
 			// Block's frame has none (zero), and is no start.
 			if !timed && !p.Time.IsZero() {
 				timed = true
+				firsts[i] = p.Time
 				if r.first.IsZero() || p.Time.Before(r.first) {
 					r.first = p.Time
 				}
@@ -226,6 +232,7 @@ func Open(cfg Config) (*Replayer, error) {
 			}
 		}
 	}
+	r.lineUpClocks(smp, vm, firsts)
 	for i, in := range cfg.Inputs {
 		if in.Port != "" && !r.named[i] {
 			what := "it is an l2hub capture, whose ports are its interfaces, named as the live hub named them"

@@ -94,6 +94,10 @@ type InputResult struct {
 	// most one of them was stamped before it.
 	Back     int           `json:"back,omitempty"`
 	MostBack time.Duration `json:"most_back_ns,omitempty"`
+	// ClockShift is how much earlier than stamped the input's frames were
+	// replayed: a per-VM capture whose clock ran ahead of the others',
+	// told by the copies of frames they share (clocks.go).
+	ClockShift time.Duration `json:"clock_shift_ns,omitempty"`
 	// Untimed counts the frames of pcapng Simple Packet Blocks, which
 	// carry no time: they were replayed at the time reached.
 	Untimed int `json:"untimed,omitempty"`

@@ -349,6 +349,7 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 		if err != nil {
 			return err
 		}
+		s.shift = x.r.shift[i]
 		s.countRecords()
 		srcs = append(srcs, s)
 		total += s.size
@@ -362,7 +363,7 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 			for name, c := range s.live {
 				x.live[name] = c
 			}
-			ir := InputResult{Path: s.in.Path, Packets: s.packets, Missing: s.missing, LinesLeftOut: s.leftOut, Back: s.back, MostBack: s.mostBack, Untimed: s.untimed, Cut: s.cut, CutTooLong: s.long,
+			ir := InputResult{Path: s.in.Path, Packets: s.packets, Missing: s.missing, LinesLeftOut: s.leftOut, Back: s.back, MostBack: s.mostBack, ClockShift: s.shift, Untimed: s.untimed, Cut: s.cut, CutTooLong: s.long,
 				LackingRecords: s.lacking.n, LackingPorts: s.lacking.ports, NoStatistics: s.lacking.unchecked > 0,
 				CutRead: s.cutRead, l2hub: s.l2hubRun, start: s.runStart, last: s.last}
 			if e, ok := s.err.(*InputError); ok {
