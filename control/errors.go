@@ -51,8 +51,10 @@ var ErrOtherHub = errors.New("is another process")
 var ErrInjectDropped = errors.New("dropped for flow control")
 
 // ErrNoHub reports a control address at which no hub answers: no socket
-// file there, or the connection refused. Its error wraps the dial's too
-// (syscall.ENOENT, syscall.ECONNREFUSED).
+// file there, or the connection refused. Its error names the address and
+// wraps the dial's error too (syscall.ENOENT, syscall.ECONNREFUSED); what
+// to do about it is the caller's to say (l2hub ctl: start a hub, or give
+// one's address with --control).
 var ErrNoHub = errors.New("no hub answers")
 
 // noHubError is a dial that found no hub at addr.
@@ -72,7 +74,7 @@ func (e *noHubError) Error() string {
 	if errors.As(e.err, &oe) && oe.Err != nil {
 		cause = oe.Err.Error() // "connect: connection refused": the address is said already
 	}
-	return fmt.Sprintf("%s at %s (%s): is it running? Start one with l2hub serve, or give a running hub's address with --control", ErrNoHub, where, cause)
+	return fmt.Sprintf("%s at %s (%s)", ErrNoHub, where, cause)
 }
 
 func (e *noHubError) Unwrap() []error { return []error{ErrNoHub, e.err} }

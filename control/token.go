@@ -26,7 +26,8 @@ const maxTokenFile = 4096
 // others can read protects nothing. The owner must be the caller or root
 // (ErrNotYours): another user may read its own file, or chmod it open,
 // whenever it likes, so it knows the token (or chose it; or root's
-// redirect wrote a fresh one into the file that user made first).
+// redirect wrote a fresh one into the file that user made first). A pipe
+// is read as a file is (/dev/stdin); a device or a directory is refused.
 func ReadTokenFile(path string) (string, error) {
 	return readTokenFile("control token file", TokenEnv, path)
 }
@@ -87,6 +88,9 @@ func readTokenFile(what, env, path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", what, err)
 	}
+	if err := checkTokenFileKind(what, env, path, fi); err != nil {
+		return "", err
+	}
 	if err := checkPrivate(what, env, path, fi); err != nil {
 		return "", err
 	}
@@ -103,6 +107,31 @@ func readTokenFile(what, env, path string) (string, error) {
 		return "", fmt.Errorf("%s %s: %w", what, path, err)
 	}
 	return tok, nil
+}
+
+// checkTokenFileKind refuses, for readTokenFile, a file (fi, at path)
+// that holds no token of its own: a device (/dev/null, a terminal), a
+// directory. Its mode says nothing about a token, so the refusal gives no
+// chmod advice, which for a device would be harmful. A regular file and
+// a pipe (`echo ... | serve --control-token-file /dev/stdin`, a named
+// pipe) are taken.
+func checkTokenFileKind(what, env, path string, fi fs.FileInfo) error {
+	var kind string
+	switch m := fi.Mode(); {
+	case m.IsRegular(), m&fs.ModeNamedPipe != 0:
+		return nil
+	case m&fs.ModeDevice != 0: // block and character devices alike
+		kind = "a device"
+	case m.IsDir():
+		kind = "a directory"
+	default:
+		kind = "not a regular file"
+	}
+	inEnv := ""
+	if env != "" {
+		inEnv = ", or in $" + env
+	}
+	return fmt.Errorf("%s %s is %s, not a token file: give the token in a file of mode 0600%s", what, path, kind, inEnv)
 }
 
 // checkPrivate refuses a file that holds a token (fi, at path) when

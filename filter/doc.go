@@ -11,7 +11,7 @@
 // spec_partition.go for partitions and link schedules). Errors name
 // file:line:col and field (internal/yamlfile). Users read POLICY.md.
 //
-// Determinism (DESIGN.md D1). Every random draw comes from a stream keyed by
+// Determinism (the README's D1). Every random draw comes from a stream keyed by
 // (seed, from-port name, to-port name, rule name), hashed with SHA-256 into a
 // PCG seed: per-frame draws (loss, duplicate) from that stream in order,
 // per-copy draws (corrupt, reorder, jitter) from one derived from it, the

@@ -19,7 +19,7 @@ import (
 //
 // An added rule, and an updated one, starts afresh on every link, as if the
 // policy had been loaded with it: its random stream on a link starts again
-// from (seed, link, rule name) (DESIGN.md D1), and its window counts
+// from (seed, link, rule name) (the README's D1), and its window counts
 // (first, matches, every), delay order, rate bucket and Gilbert-Elliott
 // state start from nothing. So after an edit, the k-th frame the rule sees
 // on a link gets the decision the k-th frame would get from a hub that had

@@ -4,7 +4,7 @@ import "time"
 
 // A Link is an ordered pair of ports: frames cross it from From to To.
 // Policies key their state and random streams on the names, never the IDs,
-// so adding a port does not shift another link's decisions (DESIGN.md D1).
+// so adding a port does not shift another link's decisions (the README's D1).
 type Link struct {
 	From, To         PortID
 	FromName, ToName string

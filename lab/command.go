@@ -63,7 +63,9 @@ func (f *textFlag) Type() string       { return f.typ }
 // verdict (nil when all passed). err is for a lab that did not run: its
 // arguments or its file could not be used (with Dir given, its junit.xml
 // says why, so a CI job that publishes it gets a red test), or a run could
-// not be set up.
+// not be set up before its summary (a run directory that cannot be made);
+// a run whose hub would not start has a summary that says why, printed to
+// Out, and its verdict is "lab error".
 func (c *Command) Run(ctx context.Context) (verdict, err error) {
 	refuse := func(write func(dir, file string, err error, now time.Time) error, err error) (error, error) {
 		if c.Dir != "" {
@@ -111,9 +113,12 @@ func (c *Command) Run(ctx context.Context) (verdict, err error) {
 		return refuse(WriteArgsErrorJUnit, err)
 	}
 	runs, err := Repeat(ctx, l, opts, n, c.KeepFailing)
-	if err != nil {
+	if err != nil && !(n == 1 && len(runs) == 1 && runs[0] != nil) {
 		return nil, err
 	}
+	// A single run that wrote its summary (a hub that would not start)
+	// said its error there ("error: hub: ..."): its verdict ("lab
+	// error") is what is left to say, not the error again.
 	return Verdict(runs, n), nil
 }
 

@@ -79,3 +79,34 @@ func TestCommandRegister(t *testing.T) {
 		t.Errorf("got --soak's type %q, want duration", typ)
 	}
 }
+
+// A lab whose hub would not start (its policy names a port that does not
+// exist) says why once, in the run's summary on Out: Run returns the
+// verdict, "lab error" (l2hub lab's exit status 1), not the error again.
+func TestCommandHubErrorSaidOnce(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("faults.yaml", "rules:\n  - name: loss\n    match: {link: \"a->b\"}\n    drop: true\n")
+	file := write("lab.yaml", `
+name: badpolicy
+hub: {policy: faults.yaml}
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-say, up, -hang], expect: [{marker: up}]}
+`)
+	var out strings.Builder
+	c := Command{File: file, Dir: filepath.Join(dir, "run"), Repeat: "1", Vars: []string{"Q=" + fakeQEMU}, Out: &out}
+	verdict, err := c.Run(context.Background())
+	const why = `rules[0].match.link: port "b" does not exist (ports: a)`
+	if err != nil || verdict == nil || verdict.Error() != "lab error" {
+		t.Errorf("got Run = %v, %v; want the verdict lab error and no error", verdict, err)
+	}
+	if n := strings.Count(out.String(), why); n != 1 || !strings.Contains(out.String(), "error: hub: ") {
+		t.Errorf("got %q %d times in the output, want it once, on the summary's error: line:\n%s", why, n, out.String())
+	}
+}

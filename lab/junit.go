@@ -16,13 +16,17 @@ import (
 // reporters): one test suite for the run, one test case per marker, per
 // phase and per trigger (and one for fail_on, the soak or a VM that owed
 // no marker when they failed the run). A failure carries the classification and the last console
-// lines of the VMs concerned.
+// lines of the VMs concerned. What could not run is in error, as JUnit
+// has it (an <error>, counted in errors=, not a failure of what it
+// tests): a lab whose file or arguments could not be used, a run that
+// could not be set up, and a run whose hub could not run (result error).
 
 type junitSuites struct {
 	XMLName  xml.Name     `xml:"testsuites"`
 	Name     string       `xml:"name,attr"`
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
 	Skipped  int          `xml:"skipped,attr"`
 	Time     string       `xml:"time,attr"`
 	Suites   []junitSuite `xml:"testsuite"`
@@ -32,6 +36,7 @@ type junitSuite struct {
 	Name       string          `xml:"name,attr"`
 	Tests      int             `xml:"tests,attr"`
 	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
 	Skipped    int             `xml:"skipped,attr"`
 	Time       string          `xml:"time,attr"`
 	Timestamp  string          `xml:"timestamp,attr"`
@@ -51,6 +56,7 @@ type junitCase struct {
 	Classname string        `xml:"classname,attr"`
 	Time      string        `xml:"time,attr"`
 	Failure   *junitFailure `xml:"failure"`
+	Error     *junitFailure `xml:"error"` // the case could not run
 	Skipped   *junitSkipped `xml:"skipped"`
 }
 
@@ -76,6 +82,7 @@ func writeJUnit(w io.Writer, suites []junitSuite) error {
 	for _, s := range suites {
 		doc.Tests += s.Tests
 		doc.Failures += s.Failures
+		doc.Errors += s.Errors
 		doc.Skipped += s.Skipped
 		total += s.dur
 	}
@@ -240,13 +247,22 @@ func (s *Summary) junitSuite() junitSuite {
 		if s.Error != "" {
 			msg += ": " + s.Error
 		}
-		suite.Cases = append(suite.Cases, junitCase{Name: "run", Classname: s.Lab, Time: seconds(s.Duration),
-			Failure: &junitFailure{Message: msg, Type: strings.ToUpper(s.Result)}})
+		jc := junitCase{Name: "run", Classname: s.Lab, Time: seconds(s.Duration)}
+		f := &junitFailure{Message: msg, Type: strings.ToUpper(s.Result)}
+		if s.Result == ResultError {
+			jc.Error = f // the hub could not run: nothing was tested
+		} else {
+			jc.Failure = f
+		}
+		suite.Cases = append(suite.Cases, jc)
 	}
 	for _, jc := range suite.Cases {
 		suite.Tests++
 		if jc.Failure != nil {
 			suite.Failures++
+		}
+		if jc.Error != nil {
+			suite.Errors++
 		}
 		if jc.Skipped != nil {
 			suite.Skipped++
@@ -335,10 +351,10 @@ func writeErrorJUnit(dir, file, what, msg string, err error, now time.Time) erro
 // errorSuite is the test suite of a lab (file) that did not run: one case,
 // what, in error, saying msg and err.
 func errorSuite(file, name, what, msg, dir string, err error, now time.Time) junitSuite {
-	return junitSuite{Name: name, Time: "0", Timestamp: now.Format("2006-01-02T15:04:05"), Tests: 1, Failures: 1,
+	return junitSuite{Name: name, Time: "0", Timestamp: now.Format("2006-01-02T15:04:05"), Tests: 1, Errors: 1,
 		Properties: []junitProperty{{"file", file}, {"result", ResultError}, {"run_dir", dir}},
 		Cases: []junitCase{{Name: what, Classname: name, Time: "0",
-			Failure: &junitFailure{Message: msg, Type: strings.ToUpper(ResultError), Text: err.Error() + "\n"}}}}
+			Error: &junitFailure{Message: msg, Type: strings.ToUpper(ResultError), Text: err.Error() + "\n"}}}}
 }
 
 // WriteRepeatJUnit writes the runs of --repeat as one JUnit document to

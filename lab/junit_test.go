@@ -261,8 +261,87 @@ func TestErrorJUnitLeavesANonEmptyDirAlone(t *testing.T) {
 			if err := write(fresh, "x.yaml", errors.New("bad"), now); err != nil {
 				t.Fatalf("into a new directory: %v", err)
 			}
-			if doc := readJUnit(t, filepath.Join(fresh, "junit.xml")); doc.Failures != 1 {
-				t.Errorf("got %d failures in a new directory's junit.xml, want 1", doc.Failures)
+			if doc := readJUnit(t, filepath.Join(fresh, "junit.xml")); doc.Errors != 1 || doc.Failures != 0 {
+				t.Errorf("got %d errors, %d failures in a new directory's junit.xml, want 1 error", doc.Errors, doc.Failures)
+			}
+		})
+	}
+}
+
+// What could not run is in error, as JUnit has it: an <error> element,
+// counted in errors= of the suite and the document, not a failure. A lab
+// file or arguments that could not be used, and a run whose hub could not
+// run (result error), are; an interrupted run's case stays a failure. The
+// XML is read with a schema of its own, so the element's name is checked,
+// not the writer's struct.
+func TestJUnitErrors(t *testing.T) {
+	type result struct {
+		Type string `xml:"type,attr"`
+		Text string `xml:",chardata"`
+	}
+	type doc struct {
+		Failures int `xml:"failures,attr"`
+		Errors   int `xml:"errors,attr"`
+		Suites   []struct {
+			Failures int `xml:"failures,attr"`
+			Errors   int `xml:"errors,attr"`
+			Cases    []struct {
+				Name    string  `xml:"name,attr"`
+				Failure *result `xml:"failure"`
+				Error   *result `xml:"error"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	fromFile := func(write func(dir, file string, err error, now time.Time) error) func(t *testing.T) []byte {
+		return func(t *testing.T) []byte {
+			dir := filepath.Join(t.TempDir(), "out")
+			if err := write(dir, "x.yaml", errors.New("x.yaml:3:4: bad"), now); err != nil {
+				t.Fatal(err)
+			}
+			data, err := os.ReadFile(filepath.Join(dir, "junit.xml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return data
+		}
+	}
+	ofSummary := func(s *Summary) func(t *testing.T) []byte {
+		return func(t *testing.T) []byte {
+			_, raw := junitOf(t, s)
+			return []byte(raw)
+		}
+	}
+	for _, tt := range []struct {
+		name    string
+		xml     func(t *testing.T) []byte
+		errored bool   // the case is in error, else failed
+		want    string // the case's name
+	}{
+		{"lab-file", fromFile(WriteLoadErrorJUnit), true, "lab file"},
+		{"arguments", fromFile(WriteArgsErrorJUnit), true, "arguments"},
+		{"hub-error", ofSummary(&Summary{Lab: "l", Result: ResultError, Error: "hub: port a: bind: address already in use"}), true, "run"},
+		{"interrupted", ofSummary(&Summary{Lab: "l", Result: ResultInterrupted}), false, "run"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := tt.xml(t)
+			var d doc
+			if err := xml.Unmarshal(raw, &d); err != nil {
+				t.Fatal(err)
+			}
+			wantErrors, wantFailures := 0, 1
+			if tt.errored {
+				wantErrors, wantFailures = 1, 0
+			}
+			if len(d.Suites) != 1 || len(d.Suites[0].Cases) != 1 {
+				t.Fatalf("got junit.xml\n%s\nwant one suite of one case", raw)
+			}
+			s, c := d.Suites[0], d.Suites[0].Cases[0]
+			if d.Errors != wantErrors || s.Errors != wantErrors || d.Failures != wantFailures || s.Failures != wantFailures {
+				t.Errorf("got errors=%d/%d failures=%d/%d (document/suite), want errors=%d failures=%d:\n%s", d.Errors, s.Errors, d.Failures, s.Failures, wantErrors, wantFailures, raw)
+			}
+			if c.Name != tt.want || (c.Error != nil) != tt.errored || (c.Failure != nil) == tt.errored {
+				t.Errorf("got case %q with error %+v, failure %+v; want %q in error = %v:\n%s", c.Name, c.Error, c.Failure, tt.want, tt.errored, raw)
 			}
 		})
 	}

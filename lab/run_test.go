@@ -1134,11 +1134,11 @@ vms: [{name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", expect: [{marker: up}]}]
 	if err := cmp.Or(rerr, xml.Unmarshal(data, &doc)); err != nil {
 		t.Fatalf("junit.xml of the runs: %v", err)
 	}
-	if len(doc.Suites) != 1 || doc.Failures != 1 || doc.Suites[0].Name != "broken seed 4" || len(doc.Suites[0].Cases) != 1 {
-		t.Fatalf("got junit.xml\n%s\nwant one suite, broken seed 4, with one failing case", data)
+	if len(doc.Suites) != 1 || doc.Errors != 1 || doc.Failures != 0 || doc.Suites[0].Name != "broken seed 4" || len(doc.Suites[0].Cases) != 1 {
+		t.Fatalf("got junit.xml\n%s\nwant one suite, broken seed 4, with one case in error", data)
 	}
-	if f := doc.Suites[0].Cases[0].Failure; f == nil || f.Type != "ERROR" || !strings.Contains(f.Text, err.Error()) {
-		t.Errorf("got the case's failure %+v, want an ERROR holding %q", f, err)
+	if f := doc.Suites[0].Cases[0].Error; f == nil || f.Type != "ERROR" || !strings.Contains(f.Text, err.Error()) {
+		t.Errorf("got the case's error %+v, want an ERROR holding %q", f, err)
 	}
 }
 

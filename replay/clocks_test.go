@@ -36,15 +36,8 @@ func handshakePair(t *testing.T, skewA, lat time.Duration, rounds int) (a, b []b
 // of a replay's capture, in capture order.
 func ingressOrder(t *testing.T, data []byte) []byte {
 	t.Helper()
-	rd, err := capture.NewReader(bytes.NewReader(data), capture.ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var order []byte
-	for p, err := range rd.All() {
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, p := range readPackets(t, data) {
 		if p.Dir == capture.DirIn {
 			order = append(order, p.Data[11])
 		}
@@ -146,15 +139,8 @@ func TestDriftingClocksAreWarned(t *testing.T) {
 	join := func(x, y []byte) []byte {
 		var recs []pcapRecord
 		for i, data := range [][]byte{x, y} {
-			rd, err := capture.NewReader(bytes.NewReader(data), capture.ReadOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for p, err := range rd.All() {
-				if err != nil {
-					t.Fatal(err)
-				}
-				f := bytes.Clone(p.Data)
+			for _, p := range readPackets(t, data) {
+				f := p.Data
 				f[len(f)-1] ^= byte(i + 1) // another frame than the first exchange's
 				recs = append(recs, pcapRecord{p.Time.Sub(time.Unix(1000, 0)) + time.Duration(i)*time.Second, f})
 			}

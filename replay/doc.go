@@ -18,7 +18,7 @@
 //     (a policy may name a port that never sent), inbound copies only;
 //     outbound copies were the hub's output. The Meta's start time lines
 //     policy time windows up with the live run, so replaying an ingress
-//     capture with the run's seed reproduces its decisions (DESIGN.md D3).
+//     capture with the run's seed reproduces its decisions (the README's D3).
 //     The policy edits the run made through the control API, which its
 //     records' comments hold (filter.Edit), are made again at their run
 //     times (RunConfig.IgnoreEdits leaves them out). A run's set-policy
@@ -56,7 +56,7 @@
 //     sending (clocks.go).
 //
 // Given the same inputs, configuration, policy and seed, Run's output is
-// byte-identical (DESIGN.md D2): no wall clock, no unseeded randomness, no
+// byte-identical (the README's D2): no wall clock, no unseeded randomness, no
 // map-order dependence.
 //
 // Injection (Inject) reads a capture, optionally rewrites MAC and IP

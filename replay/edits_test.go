@@ -99,14 +99,7 @@ func TestReplayEditBeforeALateTimer(t *testing.T) {
 		t.Fatalf("Run: %v, edits %+v", err, res.Edits)
 	}
 	noted := func(data []byte) string {
-		rd, err := capture.NewReader(bytes.NewReader(data), capture.ReadOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for p, err := range rd.All() {
-			if err != nil {
-				t.Fatal(err)
-			}
+		for _, p := range readPackets(t, data) {
 			if strings.Contains(p.Comment, "control at 7ms: partition cut started: a|b") {
 				return fmt.Sprintf("%s %v %q at %v", p.IfName, p.Dir, p.Data[14:21], p.Time.Sub(hub.DefaultEpoch))
 			}

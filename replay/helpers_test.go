@@ -208,6 +208,25 @@ func firstDiff(got, want []byte) string {
 	}
 }
 
+// readPackets returns every packet of a capture in data, each with its
+// own copy of its bytes.
+func readPackets(tb testing.TB, data []byte) []capture.Packet {
+	tb.Helper()
+	rd, err := capture.NewReader(bytes.NewReader(data), capture.ReadOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var ps []capture.Packet
+	for p, err := range rd.All() {
+		if err != nil {
+			tb.Fatal(err)
+		}
+		p.Data = bytes.Clone(p.Data)
+		ps = append(ps, p)
+	}
+	return ps
+}
+
 func describePacket(p capture.Packet) string {
 	pkt := gopacket.NewPacket(p.Data, layers.LayerTypeEthernet, gopacket.NoCopy)
 	var ls []string

@@ -82,7 +82,7 @@ type monoFreeClock struct{ wallclock.Clock }
 
 func (monoFreeClock) Now() time.Time { return wallclock.Clock{}.Now().Round(0) }
 
-// TestReplayReproducesLiveRun is DESIGN.md's D3: run a real hub on loopback
+// TestReplayReproducesLiveRun is the README's D3: run a real hub on loopback
 // sockets with a lossy seeded policy and an ingress capture, then replay the
 // capture with the same policy and seed and compare every decision.
 func TestReplayReproducesLiveRun(t *testing.T) {

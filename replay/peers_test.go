@@ -83,15 +83,8 @@ func TestReplayFollowsTheRecordedPeers(t *testing.T) {
 				return
 			}
 			describe := func(data []byte) []string {
-				rd, err := capture.NewReader(bytes.NewReader(data), capture.ReadOptions{})
-				if err != nil {
-					t.Fatal(err)
-				}
 				var got []string
-				for p, err := range rd.All() {
-					if err != nil {
-						t.Fatal(err)
-					}
+				for _, p := range readPackets(t, data) {
 					got = append(got, describePacket(p))
 				}
 				return got

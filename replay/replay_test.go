@@ -352,18 +352,7 @@ func TestBadInput(t *testing.T) {
 
 func countPackets(t *testing.T, data []byte) int {
 	t.Helper()
-	rd, err := capture.NewReader(bytes.NewReader(data), capture.ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, err := range rd.All() {
-		if err != nil {
-			t.Fatal(err)
-		}
-		n++
-	}
-	return n
+	return len(readPackets(t, data))
 }
 
 // corruptLastBlockLength breaks the length field of the capture's block

@@ -8,10 +8,11 @@ import (
 	"l2hub/hub"
 )
 
-// decisionLog logs, at debug level, every frame a rule acted on: the port,
-// the capture point, the frame's length and the decisions in the words the
-// capture's packet comments use ("dropped: a->b: rule loss: drop (p=0.05
-// draw=0.0213)"). Frames no rule touched are not logged.
+// decisionLog logs, at debug level, every frame that carries a note: one
+// a rule acted on or the hub dropped (port-down, queue-full, ...), with
+// the port, the capture point, the frame's length and the decisions in
+// the words the capture's packet comments use ("dropped: a->b: rule loss:
+// drop (p=0.05 draw=0.0213)"). Frames forwarded untouched are not logged.
 //
 // It is an observer on the hub loop and logs there: it costs the loop a
 // record's formatting per decision, so serve adds it only at --log-level

@@ -336,18 +336,23 @@ func (s *Session) captureNames() string {
 
 // PrintQEMUArgs is l2hub qemu-args: the -netdev flags of every port of a
 // config that is not yet served (WriteQEMUArgs), or with env the shell
-// assignments (WriteQEMUEnv). A port whose address lets the hub choose
-// the port number has no flags before the hub starts: an error.
+// assignments (WriteQEMUEnv). Socket paths are given as serve's banner
+// gives them, a relative one absolute against the working directory
+// (transport.Spec.WithAbsPaths), for a QEMU started elsewhere. A port
+// whose address lets the hub choose the port number has no flags before
+// the hub starts: an error.
 func PrintQEMUArgs(w io.Writer, cfg Config, id string, env bool) error {
-	for _, s := range cfg.Ports {
+	specs := make([]transport.Spec, len(cfg.Ports))
+	for i, s := range cfg.Ports {
 		if s.AnyPort() {
 			return fmt.Errorf("port %s: address %s lets the hub choose the port when it starts, so no flags can be printed before: give a fixed port, or take the flags from l2hub serve's banner", s.Name, s.Address)
 		}
+		specs[i] = s.WithAbsPaths()
 	}
 	if env {
-		return WriteQEMUEnv(w, cfg.Ports, id)
+		return WriteQEMUEnv(w, specs, id)
 	}
-	WriteQEMUArgs(w, cfg.Ports, id)
+	WriteQEMUArgs(w, specs, id)
 	return nil
 }
 

@@ -149,7 +149,7 @@ func (s Spec) open(base *runnerBase) (Runner, error) {
 		if err != nil {
 			return nil, wrap(err)
 		}
-		base.spec.Address = absSocketPath(s.Address)
+		base.spec = s.WithAbsPaths()
 		return &streamListener{runnerBase: base, ln: ln}, nil
 	case TCPDial:
 		if _, err := net.ResolveTCPAddr("tcp", s.Address); err != nil {
@@ -157,7 +157,7 @@ func (s Spec) open(base *runnerBase) (Runner, error) {
 		}
 		return &streamDialer{runnerBase: base, network: "tcp"}, nil
 	case UnixDial:
-		base.spec.Address = absSocketPath(s.Address)
+		base.spec = s.WithAbsPaths()
 		return &streamDialer{runnerBase: base, network: "unix"}, nil
 	case UDP:
 		c, err := ListenUDP(s.Address, s.Peer, opts.MaxFrame, s.socketBuffer())
@@ -173,7 +173,7 @@ func (s Spec) open(base *runnerBase) (Runner, error) {
 			return nil, wrap(err)
 		}
 		warnSmallBuffer(base.log, c)
-		base.spec.Address, base.spec.Peer = absSocketPath(s.Address), absSocketPath(s.Peer)
+		base.spec = s.WithAbsPaths()
 		return &boundRunner{runnerBase: base, conn: c, what: "socket", key: "socket"}, nil
 	case Mcast:
 		c, err := JoinMcast(s.Address, s.mcastLocal(), opts.MaxFrame, s.socketBuffer())

@@ -16,8 +16,9 @@ import (
 // What a valid Spec tells the other end and the user: the QEMU -netdev
 // values that give a VM the port (QEMUArgs, and AnyPort for a port whose
 // number is known only once the hub binds it), the banner's note for a
-// port with no QEMU back end (HostNote), and the MTU the TAP devices of a
-// segment with a VXLAN port get by default (WithSegmentMTU).
+// port with no QEMU back end (HostNote), the MTU the TAP devices of a
+// segment with a VXLAN port get by default (WithSegmentMTU), and a spec's
+// socket paths as an opened port names them (WithAbsPaths).
 
 // QEMUArgs returns the -netdev values that give a VM this port, with the
 // netdev id id: first the modern spelling (QEMU 7.2+: stream, dgram), then
@@ -81,6 +82,23 @@ func (s Spec) QEMUArgs(id string) []string {
 		}
 	}
 	return nil
+}
+
+// WithAbsPaths returns s with its socket files named as a Runner's Spec
+// names them once opened: a unix or unix-dial port's address, and a
+// unixgram port's address and peer, absolute against the working
+// directory where that fits a socket address (see absSocketPath). It is
+// for the -netdev values of a port not yet opened (l2hub qemu-args), so
+// that they are those serve prints, which a QEMU started in another
+// directory can use. Every other spec is returned as it is.
+func (s Spec) WithAbsPaths() Spec {
+	switch s.Transport {
+	case Unix, UnixDial:
+		s.Address = absSocketPath(s.Address)
+	case Unixgram:
+		s.Address, s.Peer = absSocketPath(s.Address), absSocketPath(s.Peer)
+	}
+	return s
 }
 
 func (s Spec) mcastLocal() string {

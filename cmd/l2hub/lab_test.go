@@ -124,8 +124,8 @@ vms:
 			// says why in a test case in error; --repeat's runs are a suite
 			// each.
 			junitWant := map[string][]string{
-				"bad-file-out":          {`tests="1" failures="1"`, `<testcase name="lab file"`, `type="ERROR"`, `vms[0].expect[0].within: &#34;soon&#34;`},
-				"bad-until":             {`tests="1" failures="1"`, `<testcase name="arguments"`, `type="ERROR"`, `--until nope: no such phase`},
+				"bad-file-out":          {`tests="1" failures="0" errors="1"`, `<testcase name="lab file"`, `<error message=`, `type="ERROR"`, `vms[0].expect[0].within: &#34;soon&#34;`},
+				"bad-until":             {`tests="1" failures="0" errors="1"`, `<testcase name="arguments"`, `<error message=`, `type="ERROR"`, `--until nope: no such phase`},
 				"bad-soak":              {`<testcase name="arguments"`, `--soak nope: want a duration`},
 				"bad-grace":             {`<testcase name="arguments"`, `--grace nope: want a duration`},
 				"bad-repeat":            {`<testcase name="arguments"`, `--repeat x: want a whole number`},

@@ -117,9 +117,9 @@ func newCommands(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetVersionTemplate("l2hub {{.Version}}\n")
-	root.AddCommand(serve, newQEMUArgsCmd(stdout), newCtlCmd(stdout, stderr), newBenchCmd(stdout, stderr))
-	root.AddCommand(newReplayCmd(stdout, stderr), newInjectCmd(stdout, stderr))
+	root.AddCommand(serve, newQEMUArgsCmd(stdout), withNoHubHint(newCtlCmd(stdout, stderr)), newBenchCmd(stdout, stderr))
+	root.AddCommand(newReplayCmd(stdout, stderr), withNoHubHint(newInjectCmd(stdout, stderr)))
 	root.AddCommand(newCheckCmd(stdout), newCaptureCmd(stdout))
-	root.AddCommand(newReportCmd(stdout), newLabCmd(stdout), newVersionCmd(stdout), newWaitCmd(stdout), newWiresharkPluginCmd(stdout))
+	root.AddCommand(newReportCmd(stdout), newLabCmd(stdout), newVersionCmd(stdout), withNoHubHint(newWaitCmd(stdout)), newWiresharkPluginCmd(stdout))
 	return root
 }

@@ -179,6 +179,7 @@ func TestBrokenTraffic(t *testing.T) {
 		}, DISC006, Fail, "the OS never broadcasts"},
 		{"multicast-only", func(t *testing.T) []Frame {
 			b := newBuilder(t)
+			b.announce(hostB, announceOf(t, conformance.RoleB)) // its peer is there
 			for range 3 {
 				b.add(b.udp(hostA, hostA.ip, groupMC, conformance.DiscoveryGroup, 37020, 37020, announceOf(t, conformance.RoleA)))
 			}

@@ -86,6 +86,9 @@ type discSource struct {
 	rounds              timeline // multicast copies; unicast ones if no multicast
 	uRounds             timeline
 	repeats             [2]repeats // NX-10, of unicast (0) and multicast (1) copies
+	// mcastResolved counts the multicast copies sent once the sender had
+	// its peer's MAC (arpState.resolved).
+	mcastResolved int
 }
 
 // repeats counts announces that repeat the one before of the same kind.
@@ -150,6 +153,22 @@ func (t *timeline) median() time.Duration {
 	return g[len(g)/2]
 }
 
+// arpState is what ARP on the wire says of one address's unicast peer
+// (peerOf): a node sends its unicast announce only once it has the peer's
+// MAC, so without it the copy never reaches the wire (smoltcp drops the
+// datagram and asks again; Linux queues it).
+type arpState struct {
+	// asked counts its requests for the peer's address, firstAsk is the
+	// first; askLost those the hub did not deliver to the peer.
+	asked, firstAsk, askLost int
+	// repliesLost counts the peer's replies the hub did not deliver to it.
+	repliesLost int
+	// resolved: an ARP packet from the peer to it (a reply, or a request
+	// for it, whose sender a node caches) reached it, first at resolvedAt.
+	resolved   bool
+	resolvedAt int
+}
+
 type discovery struct {
 	c         *Checker
 	devices   map[string]*discDevice
@@ -161,12 +180,19 @@ type discovery struct {
 	ports     map[uint16]bool
 	tooMany   int
 	nx07      bool
+	// arps is ARP's word on the peers of the subnet's addresses, at most
+	// maxSources of them; heardA and heardB: node-a's and node-b's
+	// addresses sent a frame (IP or ARP), whether or not the hub
+	// delivered it.
+	arps           map[netip.Addr]*arpState
+	heardA, heardB bool
 }
 
 func (d *discovery) init(c *Checker) {
 	d.c = c
 	d.devices = map[string]*discDevice{}
 	d.sources = map[srcKey]*discSource{}
+	d.arps = map[netip.Addr]*arpState{}
 	d.ports = map[uint16]bool{conformance.SessionPortA: true, conformance.SessionPortB: true}
 }
 
@@ -213,10 +239,20 @@ func ipBroadcast(dst netip.Addr) bool {
 // is taken to reach it).
 func (d *discovery) peerLearns(f *Frame, p *packet, multicast bool) bool {
 	peer := peerOf(p.src)
-	if multicast || f.Dropped || (p.dst != peer && !(ipBroadcast(p.dst) && (p.dstMAC[0]&1 != 0 || d.c.where.macOf(peer, p.dstMAC)))) {
+	if multicast || (p.dst != peer && !(ipBroadcast(p.dst) && (p.dstMAC[0]&1 != 0 || d.c.where.macOf(peer, p.dstMAC)))) {
 		return false
 	}
-	at, known := d.c.where.portOfAddr(peer)
+	return d.reaches(f, peer)
+}
+
+// reaches reports whether the hub delivered f to the VM at to: not
+// Dropped, nor dropped on the link to its port, nor injected into another
+// port (where to's port is not known, the frame is taken to reach it).
+func (d *discovery) reaches(f *Frame, to netip.Addr) bool {
+	if f.Dropped {
+		return false
+	}
+	at, known := d.c.where.portOfAddr(to)
 	switch {
 	case !known || f.Port == "":
 		return true
@@ -224,6 +260,64 @@ func (d *discovery) peerLearns(f *Frame, p *packet, multicast bool) bool {
 		return at == f.Port // f.Port is the receiver's
 	}
 	return !droppedOnLink(d.c.why(f), f.Port, at)
+}
+
+// hear notes that a frame came from node-a's or node-b's address.
+func (d *discovery) hear(p *packet) {
+	for _, ip := range [2]netip.Addr{p.src, p.arpSender} {
+		switch ip {
+		case conformance.RoleA.Addr():
+			d.heardA = true
+		case conformance.RoleB.Addr():
+			d.heardB = true
+		}
+	}
+}
+
+// heard reports whether a frame came from ip, node-a's or node-b's address.
+func (d *discovery) heard(ip netip.Addr) bool {
+	return ip == conformance.RoleA.Addr() && d.heardA || ip == conformance.RoleB.Addr() && d.heardB
+}
+
+// arp follows an ARP packet between an address of the subnet and its
+// peer: a request for the peer (the hub's injected ones are not the
+// address's own), or a packet from the peer that gives the address the
+// peer's MAC if it reaches it.
+func (d *discovery) arp(f *Frame, p *packet) {
+	s, t := p.arpSender, p.arpTarget
+	if p.arpOp == 1 && !f.Injected && lanPrefix.Contains(s) && t == peerOf(s) {
+		if r := d.arpOf(s); r != nil {
+			if r.asked == 0 {
+				r.firstAsk = f.Number
+			}
+			r.asked++
+			if !d.reaches(f, t) {
+				r.askLost++
+			}
+		}
+	}
+	if lanPrefix.Contains(t) && s == peerOf(t) && t != s {
+		r := d.arpOf(t)
+		switch {
+		case r == nil:
+		case d.reaches(f, t):
+			if !r.resolved {
+				r.resolved, r.resolvedAt = true, f.Number
+			}
+		case p.arpOp == 2:
+			r.repliesLost++
+		}
+	}
+}
+
+// arpOf returns ip's arpState, adding it if there is room.
+func (d *discovery) arpOf(ip netip.Addr) *arpState {
+	r := d.arps[ip]
+	if r == nil && len(d.arps) < maxSources {
+		r = &arpState{}
+		d.arps[ip] = r
+	}
+	return r
 }
 
 // datagram checks one UDP datagram to port 37020. An injected one is
@@ -249,6 +343,9 @@ func (d *discovery) datagram(f *Frame, p *packet) {
 		multicast = true
 		s.mcast++
 		s.rounds.add(f.Time, f.Number)
+		if r := d.arps[src]; r != nil && r.resolved && !f.Injected {
+			s.mcastResolved++
+		}
 		if p.dstMAC != discoveryMAC {
 			a.add(Fail, DISC006, subj("mcast-mac "), fr, "announce to 239.42.0.1 from %s has destination MAC %v, want 01:00:5e:2a:00:01", who, macString(p.dstMAC))
 		}
@@ -458,7 +555,7 @@ func (d *discovery) end(a *agg) {
 		fr := []int{s.firstFrame}
 		switch {
 		case s.mcast >= 2 && s.ucast == 0:
-			a.add(Fail, DISC006, "no-ucast "+k.subject(), fr, "%s sent %d announces to the multicast group and none by unicast: receivers drop the multicast copy (no IGMP), so its peer never learns it", who, s.mcast)
+			d.noUnicast(a, k, s)
 		case s.ucast >= 2 && s.mcast == 0:
 			a.add(Warn, DISC006, "no-mcast "+k.subject(), fr, "%s sent %d unicast announces and none to 239.42.0.1: the OS sends every announce to both", who, s.ucast)
 		case s.mcast > 0 && s.ucast > 0 && s.bcast == 0:
@@ -489,6 +586,54 @@ func (d *discovery) end(a *agg) {
 			}
 			a.add(Info, NX10, k.subject(), r.frames, "%s repeated the same announce %s: announces carry no nonce, timestamp or TTL, and receivers accept replays", who, times)
 		}
+	}
+}
+
+// noUnicast judges a sender whose announces all went to the group. The
+// OS sends each by unicast to its peer too, but only once it has the
+// peer's MAC: a failure when the wire shows it had it (an ARP packet from
+// the peer reached it) and sent two or more after, or when the peer was
+// there and it never asked; a warning that points at the peer when its
+// ARP requests got no reply that reached it, or when the peer never
+// appeared at all.
+func (d *discovery) noUnicast(a *agg, k srcKey, s *discSource) {
+	who, peer := k.who(), peerOf(k.ip)
+	subj, fr := "no-ucast "+k.subject(), []int{s.firstFrame}
+	const lost = "receivers drop the multicast copy (no IGMP), so its peer never learns it"
+	r := d.arps[k.ip]
+	if k.injected {
+		r = nil // the hub injected them: no ARP of its own
+	}
+	switch {
+	case r != nil && r.resolved && s.mcastResolved >= 2:
+		a.add(Fail, DISC006, subj, []int{s.firstFrame, r.resolvedAt}, "%s sent %d announces to the multicast group and none by unicast, %d of them after ARP gave it %v's MAC (frame %d): %s",
+			who, s.mcast, s.mcastResolved, peer, r.resolvedAt, lost)
+	case r != nil && r.resolved:
+		a.add(Warn, DISC006, subj, []int{s.firstFrame, r.resolvedAt}, "no unicast announce on the wire: ARP gave %s %v's MAC only at frame %d, and it sent %s to the multicast group after, too few to tell (the OS sends its unicast copy once it has the MAC)",
+			who, peer, r.resolvedAt, plural(s.mcastResolved, "announce"))
+	case r != nil && r.asked > 0:
+		reply, why := "no reply", plural(r.asked, "request")
+		switch {
+		case r.askLost == r.asked:
+			why += ", all dropped by the hub"
+		case r.askLost > 0:
+			why += fmt.Sprintf(", %d dropped by the hub", r.askLost)
+		}
+		if r.repliesLost > 0 {
+			reply = "no reply that reached it"
+			if r.repliesLost == 1 {
+				why += "; the hub dropped the reply"
+			} else {
+				why += fmt.Sprintf("; the hub dropped the %d replies", r.repliesLost)
+			}
+		}
+		a.add(Warn, DISC006, subj, []int{s.firstFrame, r.firstAsk}, "no unicast announce on the wire: %s's ARP requests for %v got %s (%s), and without its peer's MAC a node sends no unicast copy; its %d announces to the multicast group are dropped by receivers (no IGMP)",
+			who, peer, reply, why, s.mcast)
+	case !k.injected && !d.heard(peer):
+		a.add(Warn, DISC006, subj, fr, "no unicast announce on the wire: %s sent %d announces to the multicast group, but its peer %v sent nothing and no ARP request for it was seen: nothing shows it had a MAC to send its unicast copy to",
+			who, s.mcast, peer)
+	default:
+		a.add(Fail, DISC006, subj, fr, "%s sent %d announces to the multicast group and none by unicast: %s", who, s.mcast, lost)
 	}
 }
 

@@ -132,3 +132,91 @@ func TestNX10CountsRounds(t *testing.T) {
 		})
 	}
 }
+
+// TestMulticastOnlyAndARP: a node that sent its announces only to the
+// group fails DISC-006 when the wire shows it had its peer's MAC (ARP
+// from the peer reached it) or its peer was there and it never asked;
+// when its ARP requests for the peer got no reply that reached it, or the
+// peer never appeared, no unicast copy could reach the wire, and DISC-006
+// only warns, saying so.
+func TestMulticastOnlyAndARP(t *testing.T) {
+	const req, rep = 1, 2
+	mcast := func(b *builder, n int) {
+		for range n {
+			b.add(b.udp(hostA, hostA.ip, groupMC, conformance.DiscoveryGroup, 37020, 37020, announceOf(t, conformance.RoleA)))
+		}
+	}
+	ask := func(b *builder, opts ...frameOpt) {
+		b.wait(time.Second) // a retry, not a copy (dedupe.go)
+		b.add(b.arp(req, hostA, hostA.ip, hostB), opts...)
+	}
+	injected := func(f *Frame) { f.Injected = true }
+	tests := []struct {
+		name    string
+		run     func(b *builder)
+		verdict Verdict
+		want    string
+	}{
+		{"arp-answered", func(b *builder) {
+			ask(b)
+			b.add(b.arp(rep, hostB, hostB.ip, hostA))
+			mcast(b, 3)
+		}, Fail, "node-a sent 3 announces to the multicast group and none by unicast, 3 of them after ARP gave it 10.42.0.11's MAC (frame 2): receivers drop"},
+		{"peer-asked-for-it", func(b *builder) {
+			b.add(b.arp(req, hostB, hostB.ip, hostA))
+			mcast(b, 2)
+		}, Fail, "2 of them after ARP gave it 10.42.0.11's MAC (frame 1)"},
+		{"peer-there-never-asked", func(b *builder) {
+			b.announce(hostB, announceOf(t, conformance.RoleB))
+			mcast(b, 3)
+		}, Fail, "node-a sent 3 announces to the multicast group and none by unicast: receivers drop"},
+		{"arp-unanswered", func(b *builder) {
+			for range 4 {
+				mcast(b, 1)
+				ask(b)
+			}
+		}, Warn, "no unicast announce on the wire: node-a's ARP requests for 10.42.0.11 got no reply (4 requests), and without its peer's MAC a node sends no unicast copy; its 4 announces"},
+		{"arp-unanswered-peer-there", func(b *builder) {
+			b.announce(hostB, announceOf(t, conformance.RoleB))
+			ask(b)
+			mcast(b, 3)
+		}, Warn, "node-a's ARP requests for 10.42.0.11 got no reply (1 request)"},
+		{"arp-dropped", func(b *builder) {
+			b.announce(hostB, announceOf(t, conformance.RoleB))
+			ask(b, dropped)
+			ask(b)
+			ask(b, dropped)
+			mcast(b, 3)
+		}, Warn, "got no reply (3 requests, 2 dropped by the hub)"},
+		{"reply-dropped", func(b *builder) {
+			ask(b)
+			b.add(b.arp(rep, hostB, hostB.ip, hostA), dropped)
+			mcast(b, 3)
+		}, Warn, "got no reply that reached it (1 request; the hub dropped the reply)"},
+		{"answered-late", func(b *builder) {
+			ask(b)
+			mcast(b, 3)
+			b.add(b.arp(rep, hostB, hostB.ip, hostA))
+			mcast(b, 1)
+		}, Warn, "no unicast announce on the wire: ARP gave node-a 10.42.0.11's MAC only at frame 5, and it sent 1 announce to the multicast group after, too few to tell"},
+		{"peer-never-appeared", func(b *builder) {
+			mcast(b, 3)
+		}, Warn, "but its peer 10.42.0.11 sent nothing and no ARP request for it was seen"},
+		{"injected-request-is-not-its-own", func(b *builder) {
+			b.announce(hostB, announceOf(t, conformance.RoleB))
+			ask(b, injected)
+			mcast(b, 3)
+		}, Fail, "none by unicast: receivers drop"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBuilder(t)
+			tt.run(b)
+			r := feed(t, Options{}, b.frames)
+			fd, ok := findingWith(r, DISC006, "node-a")
+			if !ok || fd.Verdict != tt.verdict || !strings.Contains(fd.Message, tt.want) {
+				t.Errorf("got DISC-006 %v (found %v), want %v saying %q:\n%s", fd, ok, tt.verdict, tt.want, dump(r))
+			}
+		})
+	}
+}

@@ -66,9 +66,15 @@ func (c *Checker) feed(f *Frame) {
 		c.countUnreached(f)
 		return
 	}
+	if !f.Injected {
+		c.disc.hear(p)
+	}
 	switch {
 	case p.kind == pktOther:
 		c.nonIP++
+		if p.arpOp != 0 {
+			c.disc.arp(f, p) // why a node sent no unicast announce
+		}
 		return
 	case p.fragment:
 		c.fragments++

@@ -43,6 +43,11 @@ type packet struct {
 	seq, ack         uint32
 	flags            uint8
 	payload          []byte
+	// arpOp is an ARP frame's operation (1 request, 2 reply; kind
+	// pktOther), 0 for any other frame; arpSender and arpTarget are its
+	// protocol addresses.
+	arpOp                uint16
+	arpSender, arpTarget netip.Addr
 }
 
 func (p *packet) srcAP() netip.AddrPort { return netip.AddrPortFrom(p.src, p.srcPort) }
@@ -56,6 +61,12 @@ func parsePacket(frame []byte, p *packet) {
 	var h hdr.Headers
 	hdr.Parse(frame, &h)
 	*p = packet{dstMAC: h.DstMAC, srcMAC: h.SrcMAC}
+	if a := h.ARP(frame); a != nil {
+		p.arpOp = uint16(a.Op())
+		p.arpSender = netip.AddrFrom4([4]byte(a.ProtocolAddressSender()))
+		p.arpTarget = netip.AddrFrom4([4]byte(a.ProtocolAddressTarget()))
+		return
+	}
 	if h.IPVersion == 0 {
 		return
 	}

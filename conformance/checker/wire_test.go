@@ -102,6 +102,18 @@ func (b *builder) fragments(src, dst host, payload []byte) {
 	b.add(b.serialize(eth, second, gopacket.Payload(udp[16:])))
 }
 
+// arp builds an ARP packet for IPv4 from src's MAC: a request (op 1,
+// broadcast) for target's address, or a reply (op 2) to target.
+func (b *builder) arp(op uint16, src host, srcIP netip.Addr, target host) []byte {
+	dst, tha := target.mac, target.mac
+	if op == layers.ARPRequest {
+		dst, tha = mustMAC("ff:ff:ff:ff:ff:ff"), make(net.HardwareAddr, 6)
+	}
+	return b.serialize(&layers.Ethernet{SrcMAC: src.mac, DstMAC: dst, EthernetType: layers.EthernetTypeARP},
+		&layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4, Operation: op,
+			SourceHwAddress: src.mac, SourceProtAddress: srcIP.AsSlice(), DstHwAddress: tha, DstProtAddress: target.ip.AsSlice()})
+}
+
 // announce sends one round: to the group, then by unicast to the peer.
 func (b *builder) announce(from host, payload []byte, opts ...frameOpt) (mcast, ucast int) {
 	peer := hostB

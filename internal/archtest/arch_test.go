@@ -364,7 +364,7 @@ func TestDocImports(t *testing.T) {
 	}
 }
 
-// TestHubImportsNothing enforces DESIGN.md's dependency rule: hub sees
+// TestHubImportsNothing enforces the README's dependency rule: hub sees
 // ports, policies and captures as its own interfaces, so it imports no
 // other l2hub package, and what lives under hub/ (hubtest) imports only
 // hub and hub/....
@@ -378,7 +378,7 @@ func TestHubImportsNothing(t *testing.T) {
 		seen = seen || p.rel == "hub"
 		for _, r := range sorted(p.imports) {
 			if p.rel == "hub" || r != "hub" && !strings.HasPrefix(r, "hub/") {
-				t.Errorf("%s imports %s: nothing under hub/ may import an l2hub package outside hub/, and hub none (DESIGN.md)", p.rel, r)
+				t.Errorf("%s imports %s: nothing under hub/ may import an l2hub package outside hub/, and hub none (README, Architecture)", p.rel, r)
 			}
 		}
 	}

@@ -14,7 +14,7 @@ import (
 
 // deterministic are the packages (and the packages under them) whose
 // decisions and records must follow a virtual clock and seeded streams
-// (DESIGN.md, the determinism contract): they read time through hub.Clock
+// (the README's determinism contract): they read time through hub.Clock
 // and draw from streams they were given or built from a seed. Their *test
 // helper packages are in: hub/hubtest is the synchronous simulator, and
 // conformance/conformancetest the suite that runs on it. transport/netstack

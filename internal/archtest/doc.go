@@ -2,7 +2,7 @@
 // architecture as documented. For every package of the module it checks
 // that doc.go holds the package's one package comment, that the comment's
 // Imports line names exactly the l2hub packages the package's non-test
-// files import, and that DESIGN.md's dependency rule holds: nothing under
+// files import, and that the README's dependency rule holds: nothing under
 // hub/ imports an l2hub package outside hub/ (hub itself imports none).
 // And it keeps the determinism contract: no non-test file of hub, filter,
 // capture, conformance, replay, internal/vsim or transport/netstack
