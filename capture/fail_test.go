@@ -153,6 +153,9 @@ func TestCommentMatchesHub(t *testing.T) {
 		{"several", []hub.Note{{Link: "a->b", Action: "partition", Detail: "a|b"}, {Rule: "slow", Action: "delay"}, {Link: "a->c", Rule: "flip", Action: "corrupt", Detail: "bit 3"}}, false},
 		{"too-long", []hub.Note{{Rule: "r", Action: "drop", Detail: long}}, false},
 		{"too-long-utf8", []hub.Note{{Action: "drop", Detail: strings.Repeat("é", MaxComment)}}, false},
+		// At the bound and one byte past it ("drop (...)" adds 7 bytes).
+		{"max-long", []hub.Note{{Action: "drop", Detail: strings.Repeat("x", MaxComment-len("drop ()"))}}, false},
+		{"one-byte-too-long", []hub.Note{{Action: "drop", Detail: strings.Repeat("x", MaxComment+1-len("drop ()"))}}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := &hub.Event{Notes: tc.notes, Dropped: tc.dropped}
@@ -170,8 +173,8 @@ func TestCommentMatchesHub(t *testing.T) {
 			if got != "prefix"+want {
 				t.Errorf("got appendComment = %.80q..., want %.80q...", got, "prefix"+want)
 			}
-			if len(got)-len("prefix") > MaxComment || !strings.HasSuffix(got, "...") && len(want) == MaxComment {
-				t.Errorf("comment of %d bytes not cut to %d", len(got)-6, MaxComment)
+			if cut := commentLen(ev) > MaxComment; len(got)-len("prefix") > MaxComment || strings.HasSuffix(got, "...") != cut {
+				t.Errorf("got a comment of %d bytes from %d, want at most %d, ending in \"...\" only when cut", len(got)-len("prefix"), commentLen(ev), MaxComment)
 			}
 		})
 	}

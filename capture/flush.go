@@ -127,8 +127,7 @@ func (o *output) flush() {
 		return
 	}
 	if o.failed {
-		o.w.stats.writeError.Add(uint64(o.batchPackets))
-		o.lost += uint64(o.batchPackets)
+		o.w.countLost(o, uint64(o.batchPackets))
 		o.loseBatch(0)
 		o.clearBatch()
 		return
@@ -149,11 +148,14 @@ func (o *output) flush() {
 		}
 	}
 	if err != nil {
+		gone := o.w.cfg.stream && errors.Is(err, syscall.EPIPE)
+		if gone {
+			o.readerGone()
+		}
 		// What was taken whole counts as written; the rest is lost.
 		whole, packets, i := o.written(n)
 		o.w.stats.written.Add(uint64(packets))
-		o.w.stats.writeError.Add(uint64(o.batchPackets - packets))
-		o.lost += uint64(o.batchPackets - packets)
+		o.w.countLost(o, uint64(o.batchPackets-packets))
 		o.loseBatch(i)
 		if n > whole {
 			// Cut the partial block off, so the file still ends on a
@@ -164,9 +166,7 @@ func (o *output) flush() {
 			}
 		}
 		o.w.stats.bytes.Add(uint64(n))
-		if o.w.cfg.stream && errors.Is(err, syscall.EPIPE) {
-			o.readerGone()
-		} else {
+		if !gone {
 			o.fail(fmt.Errorf("capture %s: write: %w", o.path, err))
 		}
 	} else {
@@ -200,12 +200,13 @@ func (o *output) fail(err error) {
 
 // readerGone ends a stream whose reader has closed it (a live Wireshark
 // the user closed): as fail, but said as what it is, and not an error of
-// the capture's, since closing the viewer is how one stops watching.
+// the capture's, since closing the viewer is how one stops watching. The
+// frames it loses from then on count as ReaderGone, not WriteError.
 func (o *output) readerGone() {
 	if o.failed {
 		return
 	}
-	o.failed = true
+	o.failed, o.gone = true, true
 	o.w.cfg.Logger.Warn("capture: the stream's reader has gone (its viewer closed?); capturing stops, the hub goes on",
 		"stream", streamName(o.w.cfg.Path))
 }
@@ -243,7 +244,7 @@ func (o *output) resume() {
 		o.path, o.part, o.metaPart, o.newMeta = was.path, was.part, was.metaPart, was.newMeta
 		return
 	}
-	o.f, o.failed, o.made = f, false, true
+	o.f, o.failed, o.gone, o.made = f, false, false, true
 	o.created()
 	if started {
 		w.cfg.Logger.Warn("capture: writing again, in a new file; the frames in between are missing",

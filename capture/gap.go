@@ -91,12 +91,13 @@ func (g *lostStretch) keepWithin(tail []byte, bound int) {
 			g.left += k
 			continue
 		}
-		if g.full || len(g.notes)+1+len(line) > bound {
+		sep := min(len(g.notes), 1) // the newline before a line after the first
+		if g.full || len(g.notes)+sep+len(line) > bound {
 			g.full = true
 			g.left++
 			continue
 		}
-		if len(g.notes) > 0 {
+		if sep > 0 {
 			g.notes = append(g.notes, '\n')
 		}
 		g.notes = append(g.notes, line...)

@@ -42,6 +42,7 @@ type output struct {
 	trailer       int64     // bound of the statistics blocks that will end the file
 	batchPackets  int64
 	failed        bool
+	gone          bool   // failed because the stream's reader went away (readerGone)
 	made          bool   // the current part's file was created, with its header: it may hold frames
 	existed       bool   // something was at the current path before the capture created its file
 	lost          uint64 // frames dropped since the output failed, for the log

@@ -229,6 +229,18 @@ func TestReadErrors(t *testing.T) {
 		{"pcapng-no-interface", ng().epb(3, 1, f, 60).b, ReadOptions{}, 0, ErrCorrupt, hdrLen, "interface 3; the section describes 1"},
 		{"pcapng-spb-first", (&ngBuilder{o: le}).shb().spb(60, f).b, ReadOptions{}, 0, ErrCorrupt, 28, "before any interface"},
 		{"pcapng-caplen", func() []byte { b := bytes.Clone(ng1.b); le.PutUint32(b[hdrLen+20:], 1000); return b }(), ReadOptions{}, 0, ErrCorrupt, hdrLen, "captured length 1000 overruns"},
+		// One byte past the frame's 60 is the block's trailing length,
+		// which must not be read as the frame's last byte.
+		{"pcapng-caplen-one-over", func() []byte { b := bytes.Clone(ng1.b); le.PutUint32(b[hdrLen+20:], 61); return b }(), ReadOptions{}, 0, ErrCorrupt, hdrLen, "captured length 61 overruns the 92-byte enhanced packet block"},
+		// A section header whose lengths agree on one that is not a
+		// multiple of 4, which Wireshark refuses too.
+		{"pcapng-shb-length-not-aligned", func() []byte {
+			b := le.AppendUint32(le.AppendUint32(nil, blockSHB), 29)
+			b = le.AppendUint64(le.AppendUint16(le.AppendUint16(le.AppendUint32(b, byteOrderMagic), 1), 0), ^uint64(0))
+			return le.AppendUint32(append(b, 0), 29)
+		}(), ReadOptions{}, 0, ErrCorrupt, 0, "section header length 29"},
+		{"pcapng-tsoffset-longer-than-8", (&ngBuilder{o: le}).shb().idb(LinkTypeEthernet, 0, opt{optIfTsoff, make([]byte, 12)}).epb(0, 1, f, 60).b, ReadOptions{}, 0, ErrCorrupt, 28, "if_tsoffset of 12 bytes"},
+		{"pcapng-one-interface-too-many", manyInterfaces(maxInterfaces+1).epb(0, 1, f, 60).b, ReadOptions{}, 0, ErrCorrupt, 28 + maxInterfaces*20, fmt.Sprintf("more than %d interfaces in a section", maxInterfaces)},
 		{"pcapng-tsresol", (&ngBuilder{o: le}).shb().idb(1, 0, opt{optIfTsresol, []byte{80}}).b, ReadOptions{}, 0, ErrCorrupt, 28, "if_tsresol"},
 		// The finest resolutions 64-bit timestamps cannot hold, just past
 		// 10^-19 and 2^-63: refused at the description, not a panic at
@@ -320,19 +332,41 @@ func TestReadLengthClamps(t *testing.T) {
 
 func (g *ngBuilder) Clone() *ngBuilder { return &ngBuilder{o: g.o, b: bytes.Clone(g.b)} }
 
-func TestReadOptionOverrun(t *testing.T) {
-	g := (&ngBuilder{o: binary.LittleEndian}).shb().idb(LinkTypeEthernet, 0)
-	at := len(g.b)
-	g.epb(0, 1, frame(60, 1, 2, 0), 60, opt{optComment, []byte("abcd")})
-	// The comment option claims 200 bytes.
-	binary.LittleEndian.PutUint16(g.b[at+28+60+2:], 200)
-	r, err := NewReader(bytes.NewReader(g.b), ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
+// manyInterfaces is a section describing n Ethernet interfaces.
+func manyInterfaces(n int) *ngBuilder {
+	g := (&ngBuilder{o: binary.LittleEndian}).shb()
+	for range n {
+		g.idb(LinkTypeEthernet, 0)
 	}
-	_, err = r.Next()
-	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "option 1 of 200 bytes overruns") {
-		t.Errorf("got %v, want a corrupt option error", err)
+	return g
+}
+
+func TestReadInterfaceLimitHolds(t *testing.T) {
+	got, _ := readAll(t, manyInterfaces(maxInterfaces).epb(maxInterfaces-1, 1, frame(60, 1, 2, 0), 60).b)
+	if len(got) != 1 || got[0].Interface != maxInterfaces-1 {
+		t.Errorf("read %d packets (%+v), want 1 on interface %d", len(got), got, maxInterfaces-1)
+	}
+}
+
+// An option whose length runs past its block is corrupt, by far or by
+// less than an option header: its value would take in the trailing
+// length.
+func TestReadOptionOverrun(t *testing.T) {
+	for _, claim := range []uint16{200, 10} { // 8 bytes follow the header: "abcd" and end-of-options
+		t.Run(fmt.Sprint(claim), func(t *testing.T) {
+			g := (&ngBuilder{o: binary.LittleEndian}).shb().idb(LinkTypeEthernet, 0)
+			at := len(g.b)
+			g.epb(0, 1, frame(60, 1, 2, 0), 60, opt{optComment, []byte("abcd")})
+			binary.LittleEndian.PutUint16(g.b[at+28+60+2:], claim)
+			r, err := NewReader(bytes.NewReader(g.b), ReadOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := r.Next()
+			if want := fmt.Sprintf("option 1 of %d bytes overruns its block (8 left)", claim); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), want) {
+				t.Errorf("got %q, %v, want ErrCorrupt: %s", p.Comment, err, want)
+			}
+		})
 	}
 }
 

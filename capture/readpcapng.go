@@ -45,7 +45,8 @@ func (r *Reader) readSHB() error {
 	if t := r.order.Uint32(b[len(b)-4:]); t != length {
 		return r.fail(at, fmt.Errorf("%w: section header length %d, trailing length %d", ErrCorrupt, length, t))
 	}
-	b = b[:len(b)-4]
+	body := len(b) - 4
+	b = b[:body:body] // capped, as in nextNG
 	if major := r.order.Uint16(b[0:]); major != 1 {
 		return r.fail(at, fmt.Errorf("%w: pcapng version %d.%d, want 1.x", ErrCorrupt, major, r.order.Uint16(b[2:])))
 	}
@@ -131,7 +132,12 @@ func (r *Reader) nextNG() (Packet, error) {
 		if t := r.order.Uint32(b[len(b)-4:]); t != length {
 			return Packet{}, r.fail(at, fmt.Errorf("%w: %s length %d, trailing length %d", ErrCorrupt, blockName(typ), length, t))
 		}
-		b = b[:len(b)-4]
+		// The body without its trailing length, capped there: r.buf
+		// holds the trailer and earlier blocks past it, and a length
+		// checked one off must panic (the fuzzer finds it), not read
+		// those as a frame's bytes or an option's.
+		body := len(b) - 4
+		b = b[:body:body]
 		if typ == blockIDB {
 			if err := r.addInterface(b); err != nil {
 				return Packet{}, r.fail(at, err)

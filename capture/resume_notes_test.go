@@ -358,3 +358,26 @@ func TestCarryKeepsWholeLines(t *testing.T) {
 		})
 	}
 }
+
+// A lost stretch keeps annotation lines while they fit its bound, the
+// newline between two counted, and counts the rest from the first that
+// does not fit.
+func TestStretchNotesKeepWithinTheirBound(t *testing.T) {
+	for _, tc := range []struct {
+		name, tail, notes string
+		left              uint64
+	}{
+		{"first-line-at-the-bound", "aaaaaaaaaa", "aaaaaaaaaa", 0},
+		{"first-line-one-over", "aaaaaaaaaaa\nbb", "", 2},
+		{"two-lines-at-the-bound", "aaaa\nbbbbb", "aaaa\nbbbbb", 0},
+		{"two-lines-one-over", "aaaa\nbbbbbb\nc", "aaaa", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var g lostStretch
+			g.keepWithin([]byte(tc.tail), 10)
+			if string(g.notes) != tc.notes || g.left != tc.left {
+				t.Errorf("got notes %q, %d left out; want %q, %d", g.notes, g.left, tc.notes, tc.left)
+			}
+		})
+	}
+}

@@ -174,10 +174,10 @@ func (s *Sink) warnBehind() {
 
 func (s *Sink) logSummary() {
 	st := s.Stats()
-	if st.QueueFull+st.WriteError+st.Closed == 0 {
+	if st.QueueFull+st.WriteError+st.ReaderGone+st.Closed == 0 {
 		return
 	}
 	s.cfg.Logger.Warn("capture: frames missing from the capture",
 		"path", s.cfg.Path, "written", st.Written,
-		"queue_full", st.QueueFull, "write_error", st.WriteError, "after_close", st.Closed)
+		"queue_full", st.QueueFull, "write_error", st.WriteError, "reader_gone", st.ReaderGone, "after_close", st.Closed)
 }

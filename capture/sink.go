@@ -66,12 +66,14 @@ type Stats struct {
 	Files      uint64 `json:"files"`       // files created with their header, rotations and per-port files included; never decreases
 	QueueFull  uint64 `json:"queue_full"`  // events dropped because the writer was QueueBytes behind
 	WriteError uint64 `json:"write_error"` // events dropped because their file had failed
+	ReaderGone uint64 `json:"reader_gone"` // events dropped because the stream's reader had gone (a viewer closed): no failure
 	Closed     uint64 `json:"closed"`      // events dropped because they came after Close
 }
 
 type counters struct {
 	observed, written, bytes, files atomic.Uint64
 	queueFull, writeError, closed   atomic.Uint64
+	readerGone                      atomic.Uint64
 	progress                        atomic.Uint64 // the writer's file operations that returned (Close's measure of a stuck writer)
 }
 
@@ -523,6 +525,7 @@ func (s *Sink) Stats() Stats {
 		Files:      s.stats.files.Load(),
 		QueueFull:  s.stats.queueFull.Load(),
 		WriteError: s.stats.writeError.Load(),
+		ReaderGone: s.stats.readerGone.Load(),
 		Closed:     s.stats.closed.Load(),
 	}
 }

@@ -475,7 +475,7 @@ rules:
 
 // closingReader is a stream's reader that takes limit bytes and then goes
 // away (a viewer closed part-way through a batch): the write that reaches
-// the limit takes what fits and fails with EPIPE.
+// the limit takes what fits and fails with EPIPE, as an *os.File says it.
 type closingReader struct {
 	took  bytes.Buffer
 	limit int
@@ -487,7 +487,7 @@ func (r *closingReader) Write(p []byte) (int, error) {
 		return r.took.Write(p)
 	}
 	n, _ := r.took.Write(p[:max(room, 0)])
-	return n, syscall.EPIPE
+	return n, &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.EPIPE}
 }
 
 func (*closingReader) Close() error { return nil }
@@ -524,11 +524,49 @@ func TestStreamReaderGoneCountsWhatItTook(t *testing.T) {
 		t.Fatalf("the reader took %d whole frames of %d; the test wants some but not all", got, sent)
 	}
 	st := s.Stats()
-	if st.Written != uint64(got) || st.WriteError != uint64(sent-got) {
-		t.Errorf("got Stats() written=%d write_error=%d, want %d written (what the reader took whole) and %d lost", st.Written, st.WriteError, got, sent-got)
+	if st.Written != uint64(got) || st.ReaderGone != uint64(sent-got) || st.WriteError != 0 {
+		t.Errorf("got Stats() written=%d reader_gone=%d write_error=%d, want %d written (what the reader took whole), %d lost as the reader left, none as write errors",
+			st.Written, st.ReaderGone, st.WriteError, got, sent-got)
 	}
 	warns := logs.records(slog.LevelWarn)
 	if len(warns) == 0 || attr(warns[len(warns)-1], "written") != strconv.Itoa(got) {
 		t.Errorf("got warnings %v, want the summary to say %d written", warns, got)
+	}
+}
+
+// Closing the viewer of a stream is how one stops watching: the frames
+// after its reader left, in the batch it left in and in those after, count
+// as reader_gone, apart from write errors, in Stats and in the summary
+// Close logs, and Close returns no error.
+func TestStreamReaderGoneIsNoWriteError(t *testing.T) {
+	rd := &closingReader{limit: 3000}
+	logs := &logRecorder{}
+	cfg := Config{Path: Stdout, Meta: testMeta, Overflow: OverflowBlock, Logger: slog.New(logs),
+		BatchBytes: 1024, FlushInterval: time.Hour, // batches written as they fill
+		Create: func(string) (io.WriteCloser, error) { return rd, nil }}
+	s := mustOpen(t, cfg)
+	s.PortAdded(hub.PortInfo{ID: 0, Name: "a"})
+	const sent = 100
+	for k := range sent {
+		ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(100, 1, 2, k)}
+		s.Observe(&ev)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close() = %v, want nil: a reader that went away is no failure", err)
+	}
+	st := s.Stats()
+	if st.Written == 0 || st.Written+st.ReaderGone != sent || st.WriteError != 0 {
+		t.Errorf("got Stats() %+v, want %d frames written or lost as the reader left, some written, no write errors", st, sent)
+	}
+	if got := len(logs.records(slog.LevelError)); got != 0 {
+		t.Errorf("got %d error records, want none", got)
+	}
+	warns := logs.records(slog.LevelWarn)
+	if len(warns) == 0 {
+		t.Fatal("no summary of the frames missing")
+	}
+	last := warns[len(warns)-1]
+	if attr(last, "reader_gone") != strconv.FormatUint(st.ReaderGone, 10) || attr(last, "write_error") != "0" {
+		t.Errorf("got summary %v, want reader_gone=%d write_error=0", last, st.ReaderGone)
 	}
 }

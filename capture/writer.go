@@ -289,9 +289,8 @@ func (w *writer) packet(id hub.PortID, p *packetRec) {
 	}
 	ns := unixNanos(time.Unix(p.sec, p.nsec))
 	lose := func() {
-		w.stats.writeError.Add(1)
+		w.countLost(o, 1)
 		if o != nil {
-			o.lost++
 			o.gap.lose(ns, p.tail())
 		}
 	}
@@ -414,6 +413,20 @@ func (w *writer) eachOutput(fn func(*output)) {
 }
 
 // retryFailed has every failed sequence try to resume.
+// countLost counts n packet records that output o (nil when it could not
+// be made) did not write: frames after a stream's reader went away are
+// their own reason, as closing the viewer is no failure of the capture.
+func (w *writer) countLost(o *output, n uint64) {
+	if o != nil && o.gone {
+		w.stats.readerGone.Add(n)
+	} else {
+		w.stats.writeError.Add(n)
+	}
+	if o != nil {
+		o.lost += n
+	}
+}
+
 func (w *writer) retryFailed() {
 	w.eachOutput(func(o *output) {
 		if o.failed {

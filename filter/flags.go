@@ -308,13 +308,14 @@ func flagImpairment(r *RuleSpec, kind, s string) error {
 		}
 		if ge, ok := strings.CutPrefix(val, "gemodel:"); ok {
 			xs := strings.Split(ge, ":")
-			if len(xs) > 4 {
-				return fmt.Errorf("gemodel takes at most 4 values (p:r:1-h:1-k)")
-			}
 			var vals [4]float64
+			names := [len(vals)]string{"p", "r", "1-h", "1-k"}
+			if len(xs) > len(vals) {
+				return fmt.Errorf("gemodel takes at most %d values (%s)", len(vals), strings.Join(names[:], ":"))
+			}
 			for i, x := range xs {
 				if vals[i], err = parseProbability(x); err != nil {
-					return fmt.Errorf("gemodel %s: %w", [...]string{"p", "r", "1-h", "1-k"}[i], err)
+					return fmt.Errorf("gemodel %s: %w", names[i], err)
 				}
 			}
 			g := &GEModelSpec{P: vals[0]}

@@ -80,6 +80,8 @@ func TestFlagsErrors(t *testing.T) {
 		{"unknown-option-without-link", []string{"--rate", "10Mbit,burts=3000B"}, `unknown option "burts" for --rate`},
 		{"no-value-without-link", []string{"--corrupt", ",bits=3"}, `"" is not a probability`},
 		{"twice", []string{"--loss", "a->b=1%", "--loss", "a->b=2%"}, `--loss given twice for a->b`},
+		{"option-twice", []string{"--dup", "a->b=1%,copies=2,copies=3"}, `--dup: "a->b=1%,copies=2,copies=3": option "copies" given twice`},
+		{"gemodel-five-values", []string{"--loss", "a->b=gemodel:1%:2%:3%:4%:5%"}, `gemodel takes at most 4 values (p:r:1-h:1-k)`},
 		{"unknown-option", []string{"--dup", "a->b=1%,copiez=2"}, `unknown option "copiez" for --dup`},
 		{"unknown-options-all-named-in-order", []string{"--dup", "a->b=1%,zz=1,copiez=2,yy"}, `unknown options "copiez", "yy", "zz" for --dup`},
 		{"delay-too-large", []string{"--delay", "a->b=99999999999999999999h"}, `--delay: "a->b=99999999999999999999h": 99999999999999999999h is longer than 24h`},
@@ -111,7 +113,8 @@ func TestFlagsErrors(t *testing.T) {
 }
 
 func TestFlagsPartitionAndDown(t *testing.T) {
-	p := mustFlags(t, "--partition", "a|b,c@5s-8s", "--partition", "a|b@1s+1s", "--partition", "b|c", "--down", "c@2s-2.5s/10s")
+	p := mustFlags(t, "--partition", "a|b,c@5s-8s", "--partition", "a|b@1s+1s", "--partition", "b|c", "--down", "c@2s-2.5s/10s",
+		"--partition", "a|b@20s-21s") // the same groups again: named a|b#2
 	tests := []struct {
 		at       time.Duration
 		from, to string
@@ -139,7 +142,7 @@ func TestFlagsPartitionAndDown(t *testing.T) {
 	for _, pt := range p.Describe(0).Partitions {
 		names = append(names, pt.Name)
 	}
-	if want := []string{"a|b,c", "a|b", "b|c"}; !slices.Equal(names, want) {
+	if want := []string{"a|b,c", "a|b", "b|c", "a|b#2"}; !slices.Equal(names, want) {
 		t.Errorf("partition names %q, want %q", names, want)
 	}
 }

@@ -2,6 +2,7 @@ package filter
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,6 +112,9 @@ func TestParseErrors(t *testing.T) {
 		// end trigger counting only what its own partition drops.
 		{"trigger-link-the-rule-never-matches", "rules:\n  - {name: ping, match: {link: a->b}}\npartitions:\n  - {name: p, groups: a|c, start: {rule: ping, matches: 1, link: a->c}}\n",
 			[]string{`test.yaml:4:66: partitions[0].start.link: rule "ping" never matches a frame on a->c, so the trigger would never fire`}},
+		// A trigger counting a group's links would count only its first.
+		{"trigger-link-from-a-group", "groups: {g: [a, b]}\nrules:\n  - {name: r, match: {link: a->c}}\npartitions:\n  - {name: p, groups: a|b, start: {rule: r, matches: 1, link: g->c}}\n",
+			[]string{`partitions[0].start.link: a trigger counts one link (a->b), not "g->c"`}},
 		{"end-trigger-on-a-link-it-cuts", "rules:\n  - {name: ping, match: {link: a->b}}\npartitions:\n  - {name: p, groups: a|b, start: 1s, end: {rule: ping, matches: 1, link: a->b}}\n",
 			[]string{`partitions[0].end.link: the partition cuts a->b, and an end trigger counts only while the partition is in force`}},
 		{"end-trigger-on-a-rule-it-cuts", "rules:\n  - {name: ping, match: {link: a<->b}}\npartitions:\n  - {name: p, groups: [a, [b, c]], start: 1s, end: {rule: ping, matches: 1}}\n",
@@ -177,6 +181,13 @@ func TestParseErrors(t *testing.T) {
 			[]string{`rules[0].loss.gemodel: gemodel needs p`}},
 		{"loss-both", "rules:\n  - name: x\n    loss: {probability: 1%, gemodel: {p: 1%}}\n",
 			[]string{`rules[0].loss.gemodel: give probability or gemodel, not both`}},
+		{"loss-both-gemodel-first", "rules:\n  - name: x\n    loss: {gemodel: {p: 1%}, probability: 5%}\n",
+			[]string{`test.yaml:3:43: rules[0].loss.probability: give probability or gemodel, not both`}},
+		// A rule compiled from "drop: false" would drop all it matches.
+		{"drop-false", "rules:\n  - name: x\n    drop: false\n",
+			[]string{`test.yaml:3:11: rules[0].drop: drop: false does nothing; remove it`}},
+		{"drop-not-a-boolean", "rules:\n  - name: x\n    drop: maybe\n",
+			[]string{`test.yaml:3:11: rules[0].drop: "maybe" is not true or false`}},
 		{"ethertype-vlan", "rules:\n  - name: x\n    match: {ethertype: vlan}\n",
 			[]string{`test.yaml:3:24: rules[0].match.ethertype: "vlan" is a VLAN tag: ethertype is the type after the tags; write vlan: true`}},
 		{"ethertype-8100", "rules:\n  - name: x\n    match: {ethertype: [ipv4, 0x8100]}\n",
@@ -283,6 +294,15 @@ func TestParseErrors(t *testing.T) {
 			[]string{`test.yaml:2: syntax:`}},
 		{"not-a-mapping", "- 1\n",
 			[]string{`test.yaml:1:1: want a mapping, got a list`}},
+		// The limits, one past their edge.
+		{"list-one-entry-too-many", "groups:\n  g: [" + strings.Repeat("a, ", maxListLen) + "a]\n",
+			[]string{fmt.Sprintf("test.yaml:2:6: groups.g: more than %d entries", maxListLen)}},
+		{"one-schedule-too-many", "schedules:\n" + lines(maxSchedules+1, "  - {name: s%[1]d, port: a, at: %[1]ds, down_for: 1s}\n"),
+			[]string{fmt.Sprintf("test.yaml:2:3: schedules: more than %d schedules", maxSchedules)}},
+		{"one-partition-too-many", "partitions:\n" + lines(maxPartitions+1, "  - {name: p%[1]d, groups: a|b, start: %[1]d0s, end: %[1]d1s}\n"),
+			[]string{fmt.Sprintf("more than %d partitions", maxPartitions)}},
+		{"payload-one-byte-too-long", "rules:\n  - name: x\n    match: {payload_hex: \"" + strings.Repeat("ab", maxPayloadLen+1) + "\"}\n",
+			[]string{fmt.Sprintf("rules[0].match.payload_hex: payload prefix must be 1-%d bytes, got %d", maxPayloadLen, maxPayloadLen+1)}},
 		{"several-errors", "rules:\n  - name: x\n    loss: 2\n  - name: y\n    delay: -1s\n",
 			[]string{`rules[0].loss: 2 is more than 1 (100%)`, `rules[1].delay: -1s is negative`}},
 	}
@@ -314,10 +334,41 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// lines is n lines of format, each given its index from 1.
+func lines(n int, format string) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, format, i)
+	}
+	return b.String()
+}
+
 func TestParseTooLarge(t *testing.T) {
 	data := []byte("seed: 1\n" + strings.Repeat("#", maxPolicyBytes))
 	if _, err := Parse(data, "big.yaml", abc); err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Errorf("Parse(%d bytes) error = %v, want too large", len(data), err)
+	}
+}
+
+// A policy file one byte over the limit is refused, not read cut to the
+// limit (a cut at a line's end would lose the later rules silently); one
+// exactly at the limit is read whole.
+func TestLoadSizeLimitAtItsEdge(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, size int) string {
+		head := "seed: 1\n#"
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(head+strings.Repeat("x", size-len(head)-1)+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	if _, err := Load(write("at.yaml", maxPolicyBytes), abc); err != nil {
+		t.Errorf("Load of a %d-byte policy: %v, want it read", maxPolicyBytes, err)
+	}
+	_, err := Load(write("over.yaml", maxPolicyBytes+1), abc)
+	if want := fmt.Sprintf("policy is larger than %d bytes", maxPolicyBytes); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Load of a %d-byte policy: %v, want an error containing %q", maxPolicyBytes+1, err, want)
 	}
 }
 

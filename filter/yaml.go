@@ -372,10 +372,13 @@ func (w *walker) rule(n *yaml.Node, path string) {
 		},
 		"match": func(v *yaml.Node, p string) { w.match(&rs.Match, v, p) },
 		"drop": func(v *yaml.Node, p string) {
-			if b, ok := w.boolean(v, p); ok && !b {
+			// The rule drops only when the file says true: a refused
+			// value must not compile to a rule that drops all it matches.
+			b, ok := w.boolean(v, p)
+			if ok && !b {
 				w.errf(v, p, "drop: false does nothing; remove it")
 			}
-			rs.Drop = true
+			rs.Drop = ok && b
 		},
 		"loss": func(v *yaml.Node, p string) { rs.Loss = w.loss(v, p) },
 		"delay": func(v *yaml.Node, p string) {

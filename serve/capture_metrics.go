@@ -23,7 +23,7 @@ func newCaptureCollector(stats func() capture.Stats) *captureCollector {
 		written: d("written_frames_total", "Packet records written to capture files."),
 		bytes:   d("written_bytes_total", "Bytes written to capture files, headers included."),
 		files:   d("files_total", "Capture files created (rotations and per-port files included)."),
-		dropped: d("dropped_frames_total", "Frames the capture did not record, by reason: queue-full (the writer fell behind), write-error (the file failed), closed (after shutdown began).", "reason"),
+		dropped: d("dropped_frames_total", "Frames the capture did not record, by reason: queue-full (the writer fell behind), write-error (the file failed), reader-gone (after a stream's reader closed it: no error), closed (after shutdown began).", "reason"),
 	}
 }
 
@@ -45,5 +45,6 @@ func (c *captureCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.files, st.Files)
 	counter(c.dropped, st.QueueFull, "queue-full")
 	counter(c.dropped, st.WriteError, "write-error")
+	counter(c.dropped, st.ReaderGone, "reader-gone")
 	counter(c.dropped, st.Closed, "closed")
 }

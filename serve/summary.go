@@ -136,6 +136,7 @@ type CaptureSummary struct {
 	Written    uint64   `json:"written"`
 	QueueFull  uint64   `json:"queue_full,omitempty"`
 	WriteError uint64   `json:"write_error,omitempty"`
+	ReaderGone uint64   `json:"reader_gone,omitempty"` // frames after a stream's reader closed it (a viewer closed): no error
 }
 
 // summary gathers the counters of a stopped session.
@@ -160,7 +161,7 @@ func (s *Session) summary(stopped error) Summary {
 	if s.capture != nil {
 		st := s.capture.Stats()
 		files := append([]string{}, s.capture.Files()...) // [] when none, as the other lists
-		sum.Capture = &CaptureSummary{Files: files, Written: st.Written, QueueFull: st.QueueFull, WriteError: st.WriteError}
+		sum.Capture = &CaptureSummary{Files: files, Written: st.Written, QueueFull: st.QueueFull, WriteError: st.WriteError, ReaderGone: st.ReaderGone}
 	}
 	for _, h := range s.noPeerHints() {
 		sum.Hints = append(sum.Hints, h.text)
@@ -233,6 +234,11 @@ func (sum *Summary) writeText(w io.Writer) {
 			fmt.Fprintf(w, "\ncapture: no file was started (%d frames written)", c.Written)
 		} else {
 			fmt.Fprintf(w, "\ncapture: %d frames in %s", c.Written, strings.Join(c.Files, ", "))
+		}
+		if c.ReaderGone > 0 {
+			// Closing the viewer is how one stops watching: the stream
+			// ends there, without a gap inside it.
+			fmt.Fprintf(w, ", until its reader closed it; %d frames after are not in it", c.ReaderGone)
 		}
 		if c.QueueFull > 0 || c.WriteError > 0 {
 			fmt.Fprintf(w, "; %d lost (writer fell behind: %d, write errors: %d) - replay of this capture will not reproduce the run exactly",
