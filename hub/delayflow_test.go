@@ -38,6 +38,9 @@ func seqFrame(i int) []byte {
 	return hubtest.Frame(macB, macA, string(b[:]))
 }
 
+// seqOf is the number seqFrame put in f.
+func seqOf(f []byte) int { return int(binary.BigEndian.Uint32(f[14:])) }
+
 func TestDelayedFramesCountTowardCongestion(t *testing.T) {
 	for _, tc := range []struct {
 		name           string

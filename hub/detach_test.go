@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"l2hub/hub"
 	"l2hub/hub/hubtest"
@@ -87,5 +88,64 @@ func TestPeerClosedByItsTransportSaysSo(t *testing.T) {
 	waitFor(t, func() bool { return strings.Contains(w.String(), `msg="peer detached" port=a`) })
 	if out := w.String(); !strings.Contains(out, `reason="read: the connection was closed on the hub's side, as its port stopped"`) || strings.Contains(out, "use of closed") {
 		t.Errorf("got log\n%s\nwant a's detach to say its connection was closed on the hub's side", out)
+	}
+}
+
+// TestRemovedDestinationLetsSendersGo: a sender paused on b's queue
+// resumes when b is removed, and sends on unpaused.
+func TestRemovedDestinationLetsSendersGo(t *testing.T) {
+	clock := hub.NewVirtualClock(hub.DefaultEpoch)
+	c := hub.NewCore(hub.CoreConfig{Mode: hub.ModeHub, Clock: clock, QueueLen: 4, Stall: time.Hour, Backlog: 8})
+	a, _ := c.AddPort("a", "", hub.Discard{})
+	qb := &manualQueue{}
+	b, _ := c.AddPort("b", "", qb)
+	for range 4 {
+		c.Ingress(a, sized(60))
+	}
+	if !c.Paused(a) {
+		t.Fatal("a not paused by b's full queue")
+	}
+	if err := c.RemovePort(b); err != nil {
+		t.Fatal(err)
+	}
+	if c.Paused(a) {
+		t.Error("a still paused on a removed port")
+	}
+	c.Ingress(a, sized(60))
+	if c.Paused(a) {
+		t.Error("a paused again after b's removal")
+	}
+	hub.ReleaseAll(qb.frames)
+}
+
+// TestReattachedSenderStartsUnpaused: a sender paused on b whose peer
+// detaches and re-attaches is no longer paused; its next frame for b,
+// still full, pauses it again, once; b's peer reading lets it go.
+func TestReattachedSenderStartsUnpaused(t *testing.T) {
+	clock := hub.NewVirtualClock(hub.DefaultEpoch)
+	c := hub.NewCore(hub.CoreConfig{Mode: hub.ModeHub, Clock: clock, QueueLen: 4, Stall: time.Hour})
+	a, _ := c.AddPort("a", "", hub.Discard{})
+	qb := &manualQueue{}
+	b, _ := c.AddPort("b", "", qb)
+	for range 4 {
+		c.Ingress(a, sized(60))
+	}
+	if err := c.SetEgress(a, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetEgress(a, hub.Discard{}); err != nil {
+		t.Fatal(err)
+	}
+	if c.Paused(a) {
+		t.Fatal("a paused after re-attaching")
+	}
+	c.Ingress(a, sized(60))
+	if got := c.Stats(a).Pauses.Load(); !c.Paused(a) || got != 2 {
+		t.Fatalf("got a paused %v after %d pauses, want paused again (2 pauses)", c.Paused(a), got)
+	}
+	qb.take(len(qb.frames))
+	c.Drained(b)
+	if c.Paused(a) {
+		t.Error("a still paused after b drained")
 	}
 }

@@ -137,3 +137,27 @@ func TestInjectIntoADownLink(t *testing.T) {
 		t.Errorf("got events %q, want %q", got, want)
 	}
 }
+
+// TestInjectIntoAPausedSender: a frame injected into a port whose own VM
+// is paused as a sender goes to that VM at once: a sender's pause is not
+// its queue's, and the injection does not end the pause.
+func TestInjectIntoAPausedSender(t *testing.T) {
+	s := learnSim(t, hubtest.Config{QueueLen: 4, Stall: time.Hour})
+	s.SetReading("b", false)
+	for i := range 6 {
+		s.Send("a", seqFrame(i))
+	}
+	a, _ := s.Core().Lookup("a")
+	if !s.Paused("a") {
+		t.Fatal("a not paused by b's full queue")
+	}
+	if r := s.Core().Inject(a, hub.FrameOf(hubtest.Frame(macA, macB, "inj")), nil); r != hub.DropNone {
+		t.Fatalf("got Inject into paused a = %v, want it queued", r)
+	}
+	s.Advance(0)
+	if got := len(s.Received("a")); got != 1 || !s.Paused("a") {
+		t.Errorf("got a's VM %d frames and a paused %v, want the injected frame and a still paused", got, s.Paused("a"))
+	}
+	s.SetReading("b", true)
+	inOrder(t, s.Received("b"), 6)
+}
