@@ -149,3 +149,32 @@ func TestReattachedSenderStartsUnpaused(t *testing.T) {
 		t.Error("a still paused after b drained")
 	}
 }
+
+// TestQueuedCopiesLostOnDetachCountTwice pins the counters' rule (README,
+// counters): a sends 5 frames to b, whose VM reads nothing, then b's VM
+// is detached. The 5 copies were handed to b's queue (tx 5) and lost with
+// its VM (port-down 5): tx plus the drops of copies never queued (none)
+// is what a sent, and tx is what was written to b's VM (none) plus the
+// queued copies it lost.
+func TestQueuedCopiesLostOnDetachCountTwice(t *testing.T) {
+	h, a, b := stalledPort(t, nil)
+	for i := range 5 {
+		a.fromPeer <- hubtest.Frame(hubtest.Broadcast, macA, fmt.Sprint(i))
+	}
+	ctx := context.Background()
+	sb := h.Stats(ctx, "b")
+	waitFor(t, func() bool { return sb.TxFrames.Load() == 5 })
+	if err := h.Detach("b"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return sb.Drops(hub.DropDown) == 5 })
+	if got := h.Stats(ctx, "a").RxFrames.Load(); got != 5 {
+		t.Errorf("a: got rx %d, want 5", got)
+	}
+	if st := sb.Snapshot(); st.TxFrames != 5 || len(st.Drops) != 1 {
+		t.Errorf("b: got tx %d, drops %v; want tx 5 and port-down 5 alone: each queued copy lost counts twice", st.TxFrames, st.Drops)
+	}
+	if n := len(b.toPeer); n != 0 {
+		t.Errorf("b's VM got %d frames, want none (it read nothing)", n)
+	}
+}
