@@ -248,6 +248,7 @@ func TestNewRewriterErrors(t *testing.T) {
 	}{
 		{"mac-without-equals", []string{"52:54:00:12:34:0b"}, nil},
 		{"bad-mac", []string{"52:54:00:12:34=52:54:00:12:34:0c"}, nil},
+		{"eui-64", []string{"52:54:00:12:34:0b:00:01=52:54:00:12:34:0c"}, nil},
 		{"mac-twice", []string{"02:00:00:00:00:01=02:00:00:00:00:02", "02:00:00:00:00:01=02:00:00:00:00:03"}, nil},
 		{"ipv4-to-ipv6", nil, []string{"10.42.0.11=fd00::c"}},
 		{"ipv6-zone", nil, []string{"fe80::1%eth0=fe80::2"}},
