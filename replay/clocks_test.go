@@ -71,6 +71,17 @@ func agreeingPair(t *testing.T) (d, e []byte) {
 	return writePcap(t, epoch, rd), writePcap(t, epoch, re)
 }
 
+// wantAsStamped fails t unless every input of res was replayed as
+// stamped, none shifted.
+func wantAsStamped(t *testing.T, res *Result) {
+	t.Helper()
+	for _, in := range res.Inputs {
+		if in.ClockShift != 0 {
+			t.Errorf("got %s shifted by %v, want the inputs as stamped", in.Path, in.ClockShift)
+		}
+	}
+}
+
 // clockNotes returns the clock notes Open makes of cfg.
 func clockNotes(t *testing.T, cfg Config) []Note {
 	t.Helper()
@@ -180,11 +191,7 @@ func TestDriftingClocksAreWarned(t *testing.T) {
 	if len(notes) != 1 || !notes[0].Warning || notes[0].Input != "a.pcap" || !strings.Contains(notes[0].Text, "no constant offset") {
 		t.Errorf("got clock notes %v, want one warning on a.pcap that no constant offset explains its and b.pcap's copies", notes)
 	}
-	for _, in := range res.Inputs {
-		if in.ClockShift != 0 {
-			t.Errorf("got %s shifted by %v, want the inputs as stamped", in.Path, in.ClockShift)
-		}
-	}
+	wantAsStamped(t, res)
 }
 
 // TestClockShiftsThreeInputs: the shifts of three inputs satisfy every
@@ -273,11 +280,7 @@ func TestClockBoundsIgnoreFramesSentTwiceAlike(t *testing.T) {
 		t.Errorf("got clock notes %v for clocks that agree, want none", notes)
 	}
 	_, res := replayOnce(t, cfg, "")
-	for _, in := range res.Inputs {
-		if in.ClockShift != 0 {
-			t.Errorf("got %s shifted by %v, want the inputs as stamped", in.Path, in.ClockShift)
-		}
-	}
+	wantAsStamped(t, res)
 }
 
 // TestClockCycleWithoutSolutionIsWarned: three inputs whose pairs each
@@ -343,11 +346,7 @@ func TestClockCycleWithoutSolutionIsWarned(t *testing.T) {
 		t.Errorf("got %d clock warnings, want one", warned)
 	}
 	_, res := replayOnce(t, cfg, "")
-	for _, in := range res.Inputs {
-		if in.ClockShift != 0 {
-			t.Errorf("got %s shifted by %v, want the inputs as stamped", in.Path, in.ClockShift)
-		}
-	}
+	wantAsStamped(t, res)
 }
 
 // TestClockShiftMovesTheReplaysStart: when the input whose clock ran
