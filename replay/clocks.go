@@ -42,11 +42,14 @@ type clockBound struct {
 // decided bound a shift. Copies are matched by content among the frames
 // that occur once in each input's sample, so a frame sent again alike (an
 // ARP request, an announce) cannot be matched with another sending of it.
-// bound holds the channels some pair of copies bounds.
+// group holds the channels some pair of copies bounds, each with the
+// least channel of those its bounds join it to, directly or through
+// others: only those say anything of its clock.
 // ok is false when no set of shifts satisfies every pair: the clocks drift
-// apart over the sample, and the inputs are left as stamped; a and b then
-// name two inputs whose copies disagree.
-func (s *sampler) clockShifts(chans []int, owners map[[6]byte]owner) (shift map[int]time.Duration, bound map[int]bool, ok bool, a, b int) {
+// apart over the sample (or the pairs of three or more contradict one
+// another), and the inputs are left as stamped; a and b then name two
+// inputs whose copies disagree.
+func (s *sampler) clockShifts(chans []int, owners map[[6]byte]owner) (shift map[int]time.Duration, group map[int]int, ok bool, a, b int) {
 	type stamp struct {
 		mac [6]byte
 		t   time.Time
@@ -99,23 +102,41 @@ func (s *sampler) clockShifts(chans []int, owners map[[6]byte]owner) (shift map[
 			}
 		}
 	}
-	shift, bound = map[int]time.Duration{}, map[int]bool{}
+	shift, group = map[int]time.Duration{}, map[int]int{}
 	for _, b := range bounds {
-		bound[b.x], bound[b.y] = true, true
+		for _, ch := range []int{b.x, b.y} {
+			if _, ok := group[ch]; !ok {
+				group[ch] = ch
+			}
+		}
+		// Join b.y's group to b.x's, keeping the least channel (chans
+		// are few: relabelling is enough).
+		from, to := group[b.y], group[b.x]
+		if from < to {
+			from, to = to, from
+		}
+		for ch, g := range group {
+			if g == from {
+				group[ch] = to
+			}
+		}
 	}
+	var moved clockBound // the last bound that moved a shift
 	for pass := 0; ; pass++ {
 		if pass > len(chans) || pass >= maxShiftPasses {
-			// Still moving: the pairs' intervals admit no common solution.
-			return nil, nil, false, bounds[0].x, bounds[0].y
+			// Still moving: the pairs' intervals admit no common
+			// solution, and the pair that moved last is on, or after, a
+			// cycle of them that contradicts itself.
+			return nil, nil, false, moved.x, moved.y
 		}
 		changed := false
 		for _, b := range bounds {
 			// shift[y] - shift[x] >= lo: raise y; <= hi: raise x.
 			if b.hasLo && shift[b.y] < shift[b.x]+b.lo {
-				shift[b.y], changed = shift[b.x]+b.lo, true
+				shift[b.y], changed, moved = shift[b.x]+b.lo, true, b
 			}
 			if b.hasHi && shift[b.x] < shift[b.y]-b.hi {
-				shift[b.x], changed = shift[b.y]-b.hi, true
+				shift[b.x], changed, moved = shift[b.y]-b.hi, true, b
 			}
 		}
 		if !changed {
@@ -127,7 +148,7 @@ func (s *sampler) clockShifts(chans []int, owners map[[6]byte]owner) (shift map[
 			delete(shift, ch)
 		}
 	}
-	return shift, bound, true, 0, 0
+	return shift, group, true, 0, 0
 }
 
 // lineUpClocks works out the inputs' clock shifts from the sample (see
@@ -144,11 +165,11 @@ func (r *Replayer) lineUpClocks(smp *sampler, vm []int, first map[int]time.Time)
 	if len(chans) < 2 {
 		return
 	}
-	shift, bound, ok, a, b := smp.clockShifts(chans, r.owners)
+	shift, group, ok, a, b := smp.clockShifts(chans, r.owners)
 	path := func(ch int) string { return r.cfg.Inputs[r.chans[ch].input].Path }
 	if !ok {
 		r.notes = append(r.notes, warning(NoteClock, path(a), fmt.Sprintf(
-			"its clock and %s's disagree in a way no constant offset explains (they drift apart, or a frame sent twice alike was matched): "+
+			"its clock and %s's disagree in a way no constant offset explains (they drift apart, three or more inputs' offsets contradict one another, or a frame sent twice alike was matched): "+
 				"the inputs are replayed as stamped, so a frame may come before the one it answers; "+
 				"judge them with `l2hub check` on the files themselves, or capture the run on the hub", path(b))))
 		return
@@ -157,22 +178,25 @@ func (r *Replayer) lineUpClocks(smp *sampler, vm []int, first map[int]time.Time)
 		return
 	}
 	r.shift = map[int]time.Duration{}
-	var ref []string
-	for _, ch := range chans {
-		if shift[ch] == 0 && bound[ch] {
-			ref = append(ref, path(ch))
-		}
-	}
 	for _, ch := range chans {
 		d := shift[ch]
 		if d == 0 {
 			continue
 		}
+		// The inputs left as stamped that its copies bound, directly or
+		// through others: an input that shares no frame with them says
+		// nothing of its clock.
+		var ref []string
+		for _, o := range chans {
+			if g, ok := group[o]; ok && shift[o] == 0 && g == group[ch] {
+				ref = append(ref, path(o))
+			}
+		}
 		in := r.chans[ch].input
 		r.shift[in] = d
 		r.notes = append(r.notes, newNote(NoteClock, path(ch), fmt.Sprintf(
-			"its clock ran %s ahead of %s's (a frame it sent is stamped later than another input's copy of it): its frames are replayed %s earlier than stamped, so that none comes before the frame it answers",
-			d, joinAnd(ref), d)))
+			"its clock ran %s ahead of %s (a frame it sent is stamped later than another input's copy of it): its frames are replayed %s earlier than stamped, so that none comes before the frame it answers",
+			d, clocksOf(ref), d)))
 	}
 	r.first = time.Time{}
 	for in, t := range first {
@@ -183,13 +207,14 @@ func (r *Replayer) lineUpClocks(smp *sampler, vm []int, first map[int]time.Time)
 	}
 }
 
-// joinAnd joins names as a sentence lists them.
-func joinAnd(names []string) string {
+// clocksOf names the clocks of the inputs names as a sentence lists them:
+// "b.pcap's", "b.pcap's and c.pcap's".
+func clocksOf(names []string) string {
 	switch len(names) {
-	case 0:
-		return "the other inputs"
+	case 0: // relaxation from zero leaves one input of each group as stamped: never
+		return "the other inputs'"
 	case 1:
-		return names[0]
+		return names[0] + "'s"
 	}
-	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+	return strings.Join(names[:len(names)-1], "'s, ") + "'s and " + names[len(names)-1] + "'s"
 }

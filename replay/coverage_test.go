@@ -142,6 +142,10 @@ func TestCoverageNotesPerSequence(t *testing.T) {
 		{"a-port-with-a-gap", []capHeader{hdr("run-a.pcapng", "a", 0, 0, ""), hdr("run-b.pcapng", "b", 0, 0, ""),
 			hdr("run-a-0001.pcapng", "a", 1, 1, "1s"), hdr("run-b-0002.pcapng", "b", 2, 1, "1s")},
 			[]string{"run-b-0002.pcapng: the inputs lack files of port b's capture before this one (run-b-0001.pcapng)"}},
+		// The same advice for every port of a per-port capture from a
+		// rotation: said once, not once a port.
+		{"every-port-from-a-rotation", []capHeader{hdr("run-a-0002.pcapng", "a", 2, 0, ""), hdr("run-b-0002.pcapng", "b", 2, 0, ""),
+			hdr("run-c-0002.pcapng", "c", 2, 0, "")}, []string{"run-a-0002.pcapng: this file starts mid-run"}},
 		{"a-header-that-does-not-say", []capHeader{hdr("run-0002.pcapng", "", 2, -1, "1s")},
 			[]string{"its header does not say whether its set-policy or a rotation after it began this file"}},
 	} {

@@ -207,8 +207,15 @@ func (f *InjectFlags) Config(path string) (InjectConfig, error) {
 	cfg.Pacing.MaxGap = f.maxGap
 	if f.fromMAC != "" {
 		hw, err := net.ParseMAC(f.fromMAC)
-		if err != nil || len(hw) != 6 {
+		switch {
+		case err != nil:
 			return cfg, fmt.Errorf("--from-mac %q: not a MAC address", f.fromMAC)
+		case len(hw) != 6: // net.ParseMAC takes EUI-64 and 20-byte InfiniBand addresses too
+			what := fmt.Sprintf("%d bytes", len(hw))
+			if len(hw) == 8 {
+				what = "an EUI-64 (8 bytes)"
+			}
+			return cfg, fmt.Errorf("--from-mac %q: %s, not an Ethernet MAC (6)", f.fromMAC, what)
 		}
 		mac := [6]byte(hw)
 		cfg.FromMAC = &mac

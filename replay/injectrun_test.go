@@ -81,8 +81,9 @@ func TestCheckInjectCapture(t *testing.T) {
 
 // TestInjectFlagsRun: inject's flags parsed and run against a hub at
 // --control: the report on stdout (text, or a document with --json); a
-// bad --control and a file that is no capture are refused before the
-// hub is asked or the token read.
+// bad --control, a file that is no capture, --loop below 1 and a
+// --from-mac that is no Ethernet MAC are refused before the hub is asked
+// or the token read.
 func TestInjectFlagsRun(t *testing.T) {
 	dir := t.TempDir()
 	capPath, bad := filepath.Join(dir, "rec.pcap"), filepath.Join(dir, "bad.pcap")
@@ -104,6 +105,11 @@ func TestInjectFlagsRun(t *testing.T) {
 		{"json", capPath, []string{"--control", addr, "--json"}, "{\n  \"schema\": ", false},
 		{"bad-control", capPath, []string{"--control", "off", "--control-token-file", missingToken}, "--control: \"off\"", true},
 		{"not-a-capture", bad, []string{"--control", addr, "--control-token-file", missingToken}, bad, true},
+		// Refused, not sent once or cut to its first 6 bytes (which
+		// would select another MAC's frames).
+		{"loop-0", capPath, []string{"--control", addr, "--control-token-file", missingToken, "--loop", "0"}, "--loop 0: want 1 or more", true},
+		{"eui-64", capPath, []string{"--control", addr, "--control-token-file", missingToken, "--from-mac", "52:54:00:12:34:0a:00:01"},
+			"--from-mac \"52:54:00:12:34:0a:00:01\": an EUI-64 (8 bytes), not an Ethernet MAC (6)", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var f InjectFlags

@@ -492,3 +492,16 @@ func TestReplayOfALaterFileNotesItsVMsAtItsStart(t *testing.T) {
 		t.Errorf("the replay's first record says %q, want the VMs noted at 30ms, when the file starts", p.Comment)
 	}
 }
+
+// TestPeerErrorsAreBounded: a crafted capture with a great many
+// unreadable peer lines keeps at most MaxPeerErrors of them in the
+// result: untrusted input does not grow it without limit.
+func TestPeerErrorsAreBounded(t *testing.T) {
+	x := &run{res: &Result{}}
+	for i := range MaxPeerErrors + 50 {
+		x.peerError(fmt.Sprintf("frame %d: bad", i))
+	}
+	if n := len(x.res.PeerErrors); n != MaxPeerErrors {
+		t.Errorf("got %d peer errors kept, want %d", n, MaxPeerErrors)
+	}
+}

@@ -26,7 +26,8 @@ type runPolicy struct {
 	seed    uint64
 }
 
-// runPolicyOf reads a header. A policy-since that does not parse is taken
+// runPolicyOf reads a header. A policy-since that does not parse, or is
+// negative (no set-policy comes before the run starts), is taken
 // as none: the header is then read as the run's first policy.
 func runPolicyOf(h capHeader) runPolicy {
 	rp := runPolicy{path: h.path, hash: h.meta.PolicyHash, seed: h.meta.Seed, name: h.meta.Extra[capture.PolicyNameKey]}

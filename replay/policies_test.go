@@ -149,3 +149,16 @@ func TestReplayBoundsPolicyNotes(t *testing.T) {
 		t.Errorf("last what-if note %q, want it to start %q", last, want)
 	}
 }
+
+// TestNegativePolicySinceIsNoSetPolicy: a header whose policy-since is
+// negative (crafted, or garbled) records no set-policy: it is read as the
+// run's first policy, as one that does not parse is, not as a switch
+// before the run's start.
+func TestNegativePolicySinceIsNoSetPolicy(t *testing.T) {
+	for _, since := range []string{"-1s", "bogus"} {
+		h := capHeader{"run.pcapng", capture.FileMeta{Meta: capture.Meta{PolicyHash: "1111", Extra: map[string]string{capture.PolicySinceKey: since}}}}
+		if rp := runPolicyOf(h); rp.changed || rp.since != 0 {
+			t.Errorf("policy-since %q: got a set-policy at %v (changed %v), want none", since, rp.since, rp.changed)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"l2hub/capture"
+	"l2hub/hub"
 	"l2hub/hub/hubtest"
 )
 
@@ -108,5 +109,55 @@ func TestStatisticsCountsSaturate(t *testing.T) {
 				t.Errorf("got %d records lacking, want %d (saturated)", s.lacking.n, uint64(math.MaxUint64))
 			}
 		})
+	}
+}
+
+// TestLackingPortIsNamedOnce: an input whose sections each lack records
+// of one port names that port once in the warning ("ports b"), not once a
+// section ("ports b, b, b").
+func TestLackingPortIsNamedOnce(t *testing.T) {
+	s := &source{l2hub: true}
+	s.countRecords()
+	ifaces := []capture.Interface{{Name: "b"}}
+	for range 3 {
+		s.statistics(0, 0, []string{"l2hub port b: this file: 2 frames from the peer (x), 1 for the peer (y)"})
+		s.compareRecords(ifaces)
+	}
+	if s.lacking.n != 9 || !slices.Equal(s.lacking.ports, []string{"b"}) {
+		t.Errorf("got %d records lacking on ports %q, want 9 on b, named once", s.lacking.n, s.lacking.ports)
+	}
+}
+
+// TestStatisticsDropReasonsThatDoNotAddUp: a statistics comment whose
+// drops by reason do not add up to its dropped count (cut short, or
+// another version's) has its reasons taken as unknown, and the replay's
+// drops by reason are not compared with them: no made-up "counters
+// differ" note.
+func TestStatisticsDropReasonsThatDoNotAddUp(t *testing.T) {
+	for _, tc := range []struct {
+		list    string
+		dropped uint64
+		ok      bool
+	}{
+		{"runt=1 policy=3", 4, true},
+		{"policy=1", 4, false},
+		{"policy=5", 4, false},
+		{"policy=x", 1, false},
+	} {
+		if _, ok := parseDrops(tc.list, tc.dropped); ok != tc.ok {
+			t.Errorf("got parseDrops(%q, %d) ok = %v, want %v", tc.list, tc.dropped, ok, tc.ok)
+		}
+	}
+	s := &source{l2hub: true}
+	s.countRecords()
+	s.statistics(0, 0, []string{"l2hub port b: this file: 0 frames from the peer (x), 0 for the peer (y); hub counters since the port was added: rx 0, tx 0, dropped 4 (policy=1)"})
+	live, ok := s.live["b"]
+	if !ok {
+		t.Fatalf("got live counters %v, want port b's", s.live)
+	}
+	res := &JobResult{Result: &Result{Ports: []PortResult{{Name: "b",
+		Stats: hub.StatsSnapshot{Drops: map[string]uint64{hub.DropPolicy.String(): 4}}, Live: &live}}}}
+	for _, n := range res.liveDiffers() {
+		t.Errorf("got note %q, want none: the live drops' reasons are unknown", n.Text)
 	}
 }

@@ -124,7 +124,7 @@ func TestRewriteFirstFragment(t *testing.T) {
 	payload := string(bytes.Repeat([]byte("0123456789abcdef"), 100))
 	whole := udpFrame(t, macA, macB, ipA, ipB, 5000, 6000, 7, payload)
 	wantWhole := udpFrame(t, macA, macB, ipA, net.IPv4(10, 42, 0, 12), 5000, 6000, 7, payload)
-	frag := firstFragment(whole, 1000)
+	frag := fragment(whole, 0, 1000)
 	rw, err := NewRewriter(nil, []string{"10.42.0.11=10.42.0.12"})
 	if err != nil {
 		t.Fatal(err)
@@ -145,16 +145,89 @@ func TestRewriteFirstFragment(t *testing.T) {
 	}
 }
 
-// firstFragment cuts an IPv4 frame to its first fragment of n payload bytes.
-func firstFragment(frame []byte, n int) []byte {
-	ip := bytes.Clone(frame[14:])
-	f := append(bytes.Clone(frame[:14]), ip[:20+n]...)
+// fragment cuts an IPv4 frame (of a 20-byte IPv4 header) to the fragment
+// of n payload bytes at offset off (a multiple of 8), more to follow.
+func fragment(frame []byte, off, n int) []byte {
+	f := append(bytes.Clone(frame[:14+20]), frame[14+20+off:14+20+off+n]...)
 	h := f[14:]
 	binary.BigEndian.PutUint16(h[2:], uint16(20+n))
-	binary.BigEndian.PutUint16(h[6:], 0x2000) // more fragments, offset 0
+	binary.BigEndian.PutUint16(h[6:], 0x2000|uint16(off/8)) // more fragments
 	binary.BigEndian.PutUint16(h[10:], 0)
 	binary.BigEndian.PutUint16(h[10:], ^inetSum(h[:20]))
 	return f
+}
+
+// TestRewriteLeavesLaterFragmentsData: a later IPv4 fragment carries no
+// transport header, so rewriting its addresses fixes only the IPv4
+// header's checksum: the data where a first fragment's UDP or TCP
+// checksum would be (bytes 6-7, 16-17) is the datagram's, and stays as
+// it is.
+func TestRewriteLeavesLaterFragmentsData(t *testing.T) {
+	payload := string(bytes.Repeat([]byte("0123456789abcdef"), 100))
+	for _, tc := range []struct {
+		name  string
+		whole []byte
+	}{
+		{"udp", udpFrame(t, macA, macB, ipA, ipB, 5000, 6000, 7, payload)},
+		{"tcp", tcpFrame(t, macA, macB, ipA, ipB, 5000, 6000, 7, false, payload)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := fragment(tc.whole, 1000, 200)
+			data := bytes.Clone(f[14+20:])
+			rw, err := NewRewriter(nil, []string{"10.42.0.11=10.42.0.12"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rw.Rewrite(f) {
+				t.Fatal("Rewrite reported no change")
+			}
+			if !bytes.Equal(f[14+20:], data) {
+				t.Errorf("got the later fragment's data starting % x, want it unchanged (% x)", f[14+20:14+20+20], data[:20])
+			}
+			if sum := inetSum(f[14 : 14+20]); sum != 0xffff && sum != 0 {
+				t.Errorf("IPv4 header checksum does not verify (sum %#04x)", sum)
+			}
+			if !bytes.Equal(f[14+16:14+20], net.IPv4(10, 42, 0, 12).To4()) {
+				t.Errorf("got destination % x, want 10.42.0.12", f[14+16:14+20])
+			}
+		})
+	}
+}
+
+// TestRewriteNeverWritesAZeroUDPChecksum: a rewrite whose updated UDP
+// checksum comes to zero writes 0xffff, its one's complement equal
+// (RFC 768): a zero UDP checksum means "none", and the receiver would
+// not check the datagram at all. The source port that makes it come to
+// zero is searched for, each frame's checksum summed afresh.
+func TestRewriteNeverWritesAZeroUDPChecksum(t *testing.T) {
+	rw, err := NewRewriter(nil, []string{"10.42.0.11=10.42.0.12"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := udpFrame(t, macA, macB, ipA, ipB, 0, 6000, 7, "x")
+	udpLen := int(binary.BigEndian.Uint16(base[14+20+4:]))
+	udp := func(f []byte) []byte { return f[14+20 : 14+20+udpLen] }
+	f := bytes.Clone(base)
+	for sport := range 1 << 16 {
+		copy(f, base)
+		binary.BigEndian.PutUint16(udp(f), uint16(sport))
+		binary.BigEndian.PutUint16(udp(f)[6:], 0)
+		sum := checksumOver(f[14+12:14+20], udp(f), packet.ProtoUDP)
+		if sum == 0 {
+			sum = 0xffff
+		}
+		binary.BigEndian.PutUint16(udp(f)[6:], sum)
+		rw.Rewrite(f)
+		switch got := binary.BigEndian.Uint16(udp(f)[6:]); {
+		case got == 0:
+			t.Fatalf("source port %d: got UDP checksum 0 (none) after the rewrite, want 0xffff", sport)
+		case checksumOver(f[14+12:14+20], udp(f), packet.ProtoUDP) != 0:
+			t.Fatalf("source port %d: got UDP checksum %#04x after the rewrite, which does not verify", sport, got)
+		case got == 0xffff:
+			return // the sum that comes to zero, written as 0xffff
+		}
+	}
+	t.Fatal("no source port gives a checksum that updates to zero: pick other addresses")
 }
 
 func inetSum(b []byte) uint16 {
@@ -175,6 +248,7 @@ func TestNewRewriterErrors(t *testing.T) {
 	}{
 		{"mac-without-equals", []string{"52:54:00:12:34:0b"}, nil},
 		{"bad-mac", []string{"52:54:00:12:34=52:54:00:12:34:0c"}, nil},
+		{"eui-64", []string{"52:54:00:12:34:0b:00:01=52:54:00:12:34:0c"}, nil},
 		{"mac-twice", []string{"02:00:00:00:00:01=02:00:00:00:00:02", "02:00:00:00:00:01=02:00:00:00:00:03"}, nil},
 		{"ipv4-to-ipv6", nil, []string{"10.42.0.11=fd00::c"}},
 		{"ipv6-zone", nil, []string{"fe80::1%eth0=fe80::2"}},

@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"encoding/json"
 	"io"
 	"os"
 	"strconv"
@@ -59,28 +58,13 @@ func TestSummaryOfAStreamWhoseReaderClosed(t *testing.T) {
 		t.Fatalf("got capture stats %+v, want %d frames written or after the reader left, some of each, no write errors", st, sent)
 	}
 
-	s := Session{capture: sink}
-	sum := s.summary(nil)
-	sum.Ports = []PortSummary{{Name: "a"}} // a summary without ports says nothing
-	var text strings.Builder
-	sum.writeText(&text)
+	text, capt := captureSummary(t, sink)
 	want := "capture: " + strconv.FormatUint(st.Written, 10) + " frames in -, until its reader closed it; " + strconv.FormatUint(st.ReaderGone, 10) + " frames after are not in it\n"
-	if got := text.String(); !strings.Contains(got, want) || strings.Contains(got, "lost") {
-		t.Errorf("the text summary:\n%s\nwant it to say %q, and nothing lost", got, want)
+	if !strings.Contains(text, want) || strings.Contains(text, "lost") {
+		t.Errorf("the text summary:\n%s\nwant it to say %q, and nothing lost", text, want)
 	}
-
-	var js strings.Builder
-	if err := sum.writeJSON(&js); err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Capture map[string]json.RawMessage `json:"capture"`
-	}
-	if err := json.Unmarshal([]byte(js.String()), &doc); err != nil {
-		t.Fatal(err)
-	}
-	if got, ok := doc.Capture["write_error"]; ok || string(doc.Capture["reader_gone"]) != strconv.FormatUint(st.ReaderGone, 10) {
-		t.Errorf("got capture.reader_gone %s, write_error %s; want %d and none", doc.Capture["reader_gone"], got, st.ReaderGone)
+	if got, ok := capt["write_error"]; ok || string(capt["reader_gone"]) != strconv.FormatUint(st.ReaderGone, 10) {
+		t.Errorf("got capture.reader_gone %s, write_error %s; want %d and none", capt["reader_gone"], got, st.ReaderGone)
 	}
 
 	reg := prometheus.NewRegistry()

@@ -18,15 +18,24 @@ func TestSummaryOfACaptureWithNoFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sink.Close()
+	text, capt := captureSummary(t, sink)
+	if want := "capture: no file was started (0 frames written)\n"; !strings.Contains(text, want) || strings.Contains(text, "frames in") {
+		t.Errorf("the text summary:\n%s\nwant it to say %q", text, want)
+	}
+	if got := string(capt["files"]); got != "[]" {
+		t.Errorf("got capture.files %s, want []", got)
+	}
+}
+
+// captureSummary returns what serve's exit summary says of a session
+// whose capture is sink: its text, and the JSON's capture object.
+func captureSummary(t *testing.T, sink *capture.Sink) (string, map[string]json.RawMessage) {
+	t.Helper()
 	s := Session{capture: sink}
 	sum := s.summary(nil)
 	sum.Ports = []PortSummary{{Name: "a"}} // a summary without ports says nothing
-	var text strings.Builder
+	var text, js strings.Builder
 	sum.writeText(&text)
-	if got, want := text.String(), "capture: no file was started (0 frames written)\n"; !strings.Contains(got, want) || strings.Contains(got, "frames in") {
-		t.Errorf("the text summary:\n%s\nwant it to say %q", got, want)
-	}
-	var js strings.Builder
 	if err := sum.writeJSON(&js); err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +45,5 @@ func TestSummaryOfACaptureWithNoFile(t *testing.T) {
 	if err := json.Unmarshal([]byte(js.String()), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if got := string(doc.Capture["files"]); got != "[]" {
-		t.Errorf("got capture.files %s, want []", got)
-	}
+	return text.String(), doc.Capture
 }

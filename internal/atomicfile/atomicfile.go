@@ -52,7 +52,11 @@ func Write(path string, perm fs.FileMode, write func(io.Writer) error) error {
 		}
 		return named(path, f.Close())
 	}
-	f, err := renameio.NewPendingFile(path, renameio.WithPermissions(perm), renameio.WithExistingPermissions())
+	// The temporary file goes beside path, never in $TMPDIR (renameio's
+	// default when it is on path's file system): a writer killed mid-write
+	// then leaves it where the output was to be, not in a shared /tmp.
+	f, err := renameio.NewPendingFile(path, renameio.WithTempDir(filepath.Dir(path)),
+		renameio.WithPermissions(perm), renameio.WithExistingPermissions())
 	if err != nil {
 		return named(path, err)
 	}
@@ -84,7 +88,7 @@ func Check(path string) error {
 		// check closed it, and opening some devices does something.
 		return named(path, unix.Access(path, unix.W_OK))
 	}
-	p, err := renameio.TempFile("", path)
+	p, err := renameio.TempFile(filepath.Dir(path), path)
 	if err != nil {
 		return named(path, err)
 	}

@@ -33,6 +33,31 @@ func TestWriteFileReplacesWhole(t *testing.T) {
 	}
 }
 
+// TestWriteFileKeepsReplacedFilesMode: a regular file WriteFile replaces
+// keeps its own mode, whatever perm says: a summary the user made
+// private (0600) does not become readable by all when a later run
+// rewrites it with 0644.
+func TestWriteFileKeepsReplacedFilesMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "summary.json")
+	writeFile(t, path, "old\n", 0o600)
+	if err := os.Chmod(path, 0o600); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	if err := WriteFile(path, []byte("new\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode().Perm(); got != 0o600 {
+		t.Errorf("got mode %v after replacing a 0600 file, want it kept (-rw-------)", got)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "new\n" {
+		t.Errorf("got %q, want the new contents", b)
+	}
+}
+
 // TestErrorsNameThePathGiven: a failure names the file the user asked
 // for, not renameio's temporary one beside it, and keeps its cause.
 func TestErrorsNameThePathGiven(t *testing.T) {
@@ -397,18 +422,39 @@ func TestWriteFileRefusesSockets(t *testing.T) {
 }
 
 // TestWriteStreams: Write puts what its function writes, in pieces, in
-// the file whole; a function that fails leaves the old file as it was and
-// nothing beside it, and its error names the path.
+// the file whole; its temporary file is beside path (the same file
+// system, so the rename is atomic), never in $TMPDIR, even when that is
+// on path's file system (as renameio would choose); a function that fails
+// leaves the old file as it was and nothing beside it or in $TMPDIR, and
+// its error names the path.
 func TestWriteStreams(t *testing.T) {
-	dir := t.TempDir()
+	dir, tmp := t.TempDir(), t.TempDir()
+	t.Setenv("TMPDIR", tmp)
 	path := filepath.Join(dir, "page.html")
 	if err := os.WriteFile(path, []byte("old\n"), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	names := func(d string) []string {
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range ents {
+			out = append(out, e.Name())
+		}
+		return out
 	}
 	boom := errors.New("boom")
 	err := Write(path, 0o644, func(w io.Writer) error {
 		if _, err := io.WriteString(w, "half a page"); err != nil {
 			return err
+		}
+		if got := names(dir); len(got) != 2 || !strings.HasPrefix(got[0], ".page.html") {
+			t.Errorf("got %q beside the output while writing, want the old file and a temporary .page.html…", got)
+		}
+		if got := names(tmp); len(got) != 0 {
+			t.Errorf("got %q in $TMPDIR while writing, want the temporary file beside the output instead", got)
 		}
 		return boom
 	})
@@ -418,8 +464,11 @@ func TestWriteStreams(t *testing.T) {
 	if b, _ := os.ReadFile(path); string(b) != "old\n" {
 		t.Errorf("got %q after a failed Write, want the old file", b)
 	}
-	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
-		t.Errorf("got %d files after a failed Write, want only the old one", len(ents))
+	if got := names(dir); len(got) != 1 {
+		t.Errorf("got %q after a failed Write, want only the old file", got)
+	}
+	if got := names(tmp); len(got) != 0 {
+		t.Errorf("got %q in $TMPDIR after a failed Write, want nothing", got)
 	}
 	var want strings.Builder
 	err = Write(path, 0o644, func(w io.Writer) error {
