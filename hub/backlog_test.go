@@ -267,3 +267,31 @@ func TestByteMarksCountBuffers(t *testing.T) {
 			s.Paused("a"), q, q*size, high)
 	}
 }
+
+// TestLargestFramesPauseAtTheByteMark: QEMU's largest frames pause their
+// sender at the byte high-water mark (16 MiB: 240 buffers, below the
+// 256-frame mark), and lose nothing, in order.
+func TestLargestFramesPauseAtTheByteMark(t *testing.T) {
+	s := learnSim(t, hubtest.Config{Stall: time.Hour})
+	s.SetReading("b", false)
+	const n = 600
+	for i := range n {
+		f := make([]byte, hub.DefaultMaxFrame)
+		copy(f, seqFrame(i))
+		s.Send("a", f)
+	}
+	if q := s.Queued("b"); !s.Paused("a") || q < 240 || q > 241 {
+		t.Errorf("got a paused %v with %d queued for b, want paused at 240 (+1)", s.Paused("a"), q)
+	}
+	s.SetReading("b", true)
+	got := s.Received("b")
+	inOrder(t, got, n)
+	for i, d := range got {
+		if len(d.Frame) != hub.DefaultMaxFrame {
+			t.Fatalf("got b's frame %d of %d bytes, want %d", i, len(d.Frame), hub.DefaultMaxFrame)
+		}
+	}
+	if st := s.Stats("b").Snapshot(); len(st.Drops) != 0 {
+		t.Errorf("b dropped %v, want nothing", st.Drops)
+	}
+}

@@ -130,11 +130,11 @@ func (h *Hub) Stats(ctx context.Context, name string) *PortStats {
 }
 
 // Inject sends frame to the named port's peer, as if the hub had forwarded
-// it there (Core.Inject); it is copied before Inject returns. It fails only
-// for an unknown port or a stopped hub; a frame the port drops (a full
-// queue, no peer, its link down) is counted there, and Inject returns why
-// (DropNone: queued). To be held back as a port's peer is, call WaitRoom
-// before each frame.
+// it there (Core.Inject); it is copied before Inject returns. It fails for
+// an unknown port, a frame longer than MaxFrame (ErrFrameTooLarge) or a
+// stopped hub; a frame the port drops (a runt, a full queue, no peer, its
+// link down) is counted there, and Inject returns why (DropNone: queued).
+// To be held back as a port's peer is, call WaitRoom before each frame.
 func (h *Hub) Inject(ctx context.Context, port string, frame []byte, notes []Note) (DropReason, error) {
 	if len(frame) > h.cfg.MaxFrame {
 		return DropNone, fmt.Errorf("inject into %q: %d-byte frame: %w", port, len(frame), ErrFrameTooLarge)

@@ -126,9 +126,11 @@ func later(a, b time.Time) time.Time {
 // copy the hub stops before it is due is lost as its port goes down with
 // the hub, counted on its egress port (and its link) as DropDown and shown
 // to the observers still attached as a dropped egress with stoppedNote,
-// at the clock's time, in the order the copies were due. So a stopped
-// hub's counters add up (what a port received is what the others sent
-// plus what they dropped), and its capture records every frame's end.
+// at the clock's time, in the order the copies were due. So each copy a
+// stopped Core made is counted once on its egress port, in tx or as a
+// drop, and its capture records every frame's end. A live Hub's writers
+// also count as port-down the copies still queued when it stops, after tx
+// counted them (the README's counters).
 func (c *Core) Close() {
 	now := c.clock.Now()
 	for len(c.timers) > 0 {

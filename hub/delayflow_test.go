@@ -38,6 +38,9 @@ func seqFrame(i int) []byte {
 	return hubtest.Frame(macB, macA, string(b[:]))
 }
 
+// seqOf is the number seqFrame put in f.
+func seqOf(f []byte) int { return int(binary.BigEndian.Uint32(f[14:])) }
+
 func TestDelayedFramesCountTowardCongestion(t *testing.T) {
 	for _, tc := range []struct {
 		name           string
@@ -350,6 +353,70 @@ func TestGateAskedOverTheWholeWait(t *testing.T) {
 	want := [2]time.Duration{t0 + 250*time.Millisecond, t0 + 1250*time.Millisecond}
 	if len(asked) != 1 || asked[0] != want {
 		t.Errorf("got Cut asked about a->b over %v, want once over %v", asked, want)
+	}
+}
+
+// cutAt cuts every link to port to from policy time from on (its link
+// taken down), and delays c's frames by half a second.
+type cutAt struct {
+	to   string
+	from time.Duration
+}
+
+func (g cutAt) Decide(now time.Duration, l hub.Link, _ []byte, d *hub.Decision) {
+	if _, cut := g.Cut(now, now, l); cut {
+		d.Drop = true
+		return
+	}
+	if l.FromName == "c" {
+		d.Copies = append(d.Copies, hub.Copy{Delay: 500 * time.Millisecond})
+	}
+}
+
+func (g cutAt) Cut(_, now time.Duration, l hub.Link) (hub.Note, bool) {
+	if now >= g.from && l.ToName == g.to {
+		return hub.Note{Action: "down", Detail: "port " + g.to}, true
+	}
+	return hub.Note{}, false
+}
+
+// TestCutSparesQueuedCopies pins when a cut decides (README, Flow control):
+// when the hub reads a frame. a's VM sends 10 frames to b, whose VM reads
+// nothing, so a few wait in b's queue and the rest in a's socket (a is
+// paused); c's one frame to b waits out a delay. b's link goes down at 1s
+// and its VM reads at 2s. The copies queued before the cut are on their
+// way, as bytes in a socket buffer, and reach b's VM after it; the frames
+// the hub reads from a's socket after the cut are dropped as policy; c's
+// delayed copy is on the wire and the cut loses it.
+func TestCutSparesQueuedCopies(t *testing.T) {
+	s := learnSim(t, hubtest.Config{QueueLen: 4, Stall: time.Hour, Policy: cutAt{to: "b", from: time.Second}})
+	tx0 := s.Stats("b").TxFrames.Load() // learnSim's hellos
+	s.SetReading("b", false)
+	for i := range 10 {
+		s.Send("a", seqFrame(i))
+	}
+	s.SendAt(900*time.Millisecond, "c", hubtest.Frame(macB, macC, "delayed"))
+	queued, held := s.Queued("b"), s.Held("a")
+	if !s.Paused("a") || queued < 4 || queued+held != 10 {
+		t.Fatalf("setup: got a paused %v, %d queued for b, %d held in a's socket; want a paused, b's queue full, the rest held", s.Paused("a"), queued, held)
+	}
+	s.AdvanceTo(2 * time.Second)
+	s.SetReading("b", true)
+	s.Drain()
+	got := s.Received("b")
+	inOrder(t, got, queued)
+	for _, d := range got {
+		if d.Read < time.Second {
+			t.Errorf("b's VM read a's frame %d at %v, want it read after the cut (at 2s)", seqOf(d.Frame), d.Read)
+		}
+	}
+	st := s.Stats("b").Snapshot()
+	if st.TxFrames-tx0 != uint64(queued) || st.Drops[hub.DropPolicy.String()] != uint64(held+1) || len(st.Drops) != 1 {
+		t.Errorf("b: got tx %d, drops %v; want tx %d (queued before the cut), policy %d (%d read from a's socket after it, 1 delayed)",
+			st.TxFrames-tx0, st.Drops, queued, held+1, held)
+	}
+	if s.Paused("a") || s.Held("a") != 0 {
+		t.Errorf("a: got paused %v, %d held; want it resumed, its socket read", s.Paused("a"), s.Held("a"))
 	}
 }
 

@@ -246,29 +246,43 @@ func (c *Core) dropCopy(at time.Time, dst PortID, f *Frame, notes []Note, from P
 // Inject delivers f straight to port dst's egress queue, bypassing
 // forwarding and policy: a recorded frame replayed towards one peer. It takes
 // over the caller's reference; notes (optional) are shown with the frame.
-// Like a frame on the port's wire, it is lost while the port's link is down
-// (the policy's Gate, asked about the link from dst to itself); partitions
-// cut pairs of ports, and an injected frame has no sender, so they do not
-// apply. It returns why the frame was dropped, DropNone if it was queued.
+// A frame shorter than an Ethernet header is a runt, dropped as one
+// arriving from a VM is, but counted on dst. Like a frame on the port's
+// wire, it is lost while the port's link is down (the policy's Gate, asked
+// about the link from dst to itself); partitions cut pairs of ports, and
+// an injected frame has no sender, so they do not apply. Either drop is
+// shown to observers as a dropped injected egress. It returns why the
+// frame was dropped, DropNone if it was queued.
 func (c *Core) Inject(dst PortID, f *Frame, notes []Note) DropReason {
 	now := c.clock.Now()
-	if dp := c.port(dst); dp != nil && c.gate != nil {
-		link := Link{From: dst, To: dst, FromName: dp.name, ToName: dp.name}
-		at := c.policyTime(now)
-		if n, cut := c.gate.Cut(at, at, link); cut {
-			dp.stats.Drop(DropPolicy)
-			if len(c.observers) > 0 {
-				c.ev = Event{Time: now, Port: dst, PortName: dp.name, Dir: Egress, Frame: f.Bytes(), Dropped: true,
-					Notes: c.withNote(notes, n), Injected: true}
-				for _, o := range c.observers {
-					o.Observe(&c.ev)
-				}
+	if dp := c.port(dst); dp != nil {
+		if f.Len() < EthHeaderLen {
+			return c.dropInjected(now, dp, f, notes, DropRunt, runtNote)
+		}
+		if c.gate != nil {
+			link := Link{From: dst, To: dst, FromName: dp.name, ToName: dp.name}
+			at := c.policyTime(now)
+			if n, cut := c.gate.Cut(at, at, link); cut {
+				return c.dropInjected(now, dp, f, notes, DropPolicy, n)
 			}
-			f.Release()
-			return DropPolicy
 		}
 	}
 	return c.deliver(now, dst, f, notes, NoPort)
+}
+
+// dropInjected drops an injected frame before dp's egress queue: counted on
+// dp as reason, shown to observers as a dropped injected egress with why.
+func (c *Core) dropInjected(at time.Time, dp *corePort, f *Frame, notes []Note, reason DropReason, why Note) DropReason {
+	dp.stats.Drop(reason)
+	if len(c.observers) > 0 {
+		c.ev = Event{Time: at, Port: dp.id, PortName: dp.name, Dir: Egress, Frame: f.Bytes(), Dropped: true,
+			Notes: c.withNote(notes, why), Injected: true}
+		for _, o := range c.observers {
+			o.Observe(&c.ev)
+		}
+	}
+	f.Release()
+	return reason
 }
 
 // withNote returns notes and n, for observers (nil when there are none),
@@ -320,6 +334,9 @@ func (c *Core) recycleNotes(notes []Note) {
 
 // portDownNote explains a frame for a port that has no peer attached.
 var portDownNote = Note{Action: "port-down", Detail: "no VM attached to the port"}
+
+// runtNote says why an injected runt was dropped.
+var runtNote = Note{Action: "runt", Detail: "shorter than an Ethernet header (14 bytes)"}
 
 // oversizeNote explains a frame larger than its port's peer takes.
 var oversizeNote = Note{Action: "oversize", Detail: "larger than the port's peer takes (a VXLAN port: its MTU less 50 bytes)"}

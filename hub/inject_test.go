@@ -137,3 +137,91 @@ func TestInjectIntoADownLink(t *testing.T) {
 		t.Errorf("got events %q, want %q", got, want)
 	}
 }
+
+// TestInjectIntoAPausedSender: a frame injected into a port whose own VM
+// is paused as a sender goes to that VM at once: a sender's pause is not
+// its queue's, and the injection does not end the pause.
+func TestInjectIntoAPausedSender(t *testing.T) {
+	s := learnSim(t, hubtest.Config{QueueLen: 4, Stall: time.Hour})
+	s.SetReading("b", false)
+	for i := range 6 {
+		s.Send("a", seqFrame(i))
+	}
+	a, _ := s.Core().Lookup("a")
+	if !s.Paused("a") {
+		t.Fatal("a not paused by b's full queue")
+	}
+	if r := s.Core().Inject(a, hub.FrameOf(hubtest.Frame(macA, macB, "inj")), nil); r != hub.DropNone {
+		t.Fatalf("got Inject into paused a = %v, want it queued", r)
+	}
+	s.Advance(0)
+	if got := len(s.Received("a")); got != 1 || !s.Paused("a") {
+		t.Errorf("got a's VM %d frames and a paused %v, want the injected frame and a still paused", got, s.Paused("a"))
+	}
+	s.SetReading("b", true)
+	inOrder(t, s.Received("b"), 6)
+}
+
+// TestInjectedRuntIsDropped: a frame shorter than an Ethernet header (an
+// empty one too) injected into a port is dropped as a runt, counted on
+// that port and shown to observers as a dropped injected egress, and its
+// peer gets nothing: on a stream port it would be a zero-length frame.
+// Its link being down does not change the reason.
+func TestInjectedRuntIsDropped(t *testing.T) {
+	t.Run("core", func(t *testing.T) {
+		s := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: []string{"a", "b"}, Policy: downGate{down: "a"}})
+		a, _ := s.Core().Lookup("a")
+		b, _ := s.Core().Lookup("b")
+		for _, tc := range []struct {
+			port hub.PortID
+			n    int
+		}{{b, 0}, {b, 5}, {b, hub.EthHeaderLen - 1}, {a, 0}} {
+			if r := s.Core().Inject(tc.port, hub.FrameOf(make([]byte, tc.n)), hub.InjectNotes); r != hub.DropRunt {
+				t.Errorf("got Inject of %d bytes into port %d = %v, want runt", tc.n, tc.port, r)
+			}
+		}
+		if r := s.Core().Inject(b, hub.FrameOf(make([]byte, hub.EthHeaderLen)), nil); r != hub.DropNone {
+			t.Errorf("got Inject of %d bytes = %v, want it queued", hub.EthHeaderLen, r)
+		}
+		s.Advance(0)
+		if got, runts := len(s.Received("b")), s.Stats("b").Drops(hub.DropRunt); got != 1 || runts != 3 {
+			t.Errorf("b: got %d frames received, %d runts; want the 14-byte frame and 3 runts", got, runts)
+		}
+		if got := s.Stats("a").Snapshot().Drops; len(got) != 1 || got[hub.DropRunt.String()] != 1 {
+			t.Errorf("a: got drops %v, want one runt (its link is down, the frame is still a runt)", got)
+		}
+		var got []string
+		for _, ev := range s.Events() {
+			if !ev.Injected || ev.Dir != hub.Egress {
+				t.Errorf("event %s %s %q: want every event here an injected egress", ev.PortName, ev.Dir, ev.Comment())
+			}
+			got = append(got, fmt.Sprintf("%s %dB dropped=%v %s", ev.PortName, len(ev.Frame), ev.Dropped, ev.Comment()))
+		}
+		runt := "dropped=true inject (from the control API (l2hub inject)); runt (shorter than an Ethernet header (14 bytes))"
+		want := []string{"b 0B " + runt, "b 5B " + runt, "b 13B " + runt, "a 0B " + runt, "b 14B dropped=false "}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("got events %q, want %q", got, want)
+		}
+	})
+	t.Run("hub", func(t *testing.T) {
+		h, ios := startHub(t, hub.Config{Mode: hub.ModeHub, Clock: hub.NewVirtualClock(hub.DefaultEpoch)}, "a", "b")
+		ctx := context.Background()
+		for _, n := range []int{0, 5} {
+			if r, err := h.Inject(ctx, "b", make([]byte, n), nil); err != nil || r != hub.DropRunt {
+				t.Errorf("got Inject of %d bytes = %v, %v; want runt, nil", n, r, err)
+			}
+		}
+		// A port's writer keeps order: a runt queued before the marker
+		// would reach b's peer first.
+		marker := hubtest.Frame(hubtest.Broadcast, macA, "marker")
+		if _, err := h.Inject(ctx, "b", marker, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := recv(t, ios["b"]); string(got) != string(marker) {
+			t.Errorf("b's peer got %x first, want only the marker", got)
+		}
+		if got := h.Stats(ctx, "b").Drops(hub.DropRunt); got != 2 {
+			t.Errorf("b: got %d runts, want 2", got)
+		}
+	})
+}
