@@ -88,6 +88,7 @@ func TestWebPagesCannotSteerTheHub(t *testing.T) {
 		{"no-content-type", map[string]string{"Authorization": token}, 415},
 		{"no-token", map[string]string{"Content-Type": "application/json"}, 401},
 		{"wrong-token", map[string]string{"Authorization": "Bearer guess", "Content-Type": "application/json"}, 401},
+		{"token-prefix", map[string]string{"Authorization": "Bearer s3cr", "Content-Type": "application/json"}, 401},
 		{"ip-host", map[string]string{"Authorization": token, "Host": "127.0.0.1:" + port, "Content-Type": "application/json"}, 200},
 		{"localhost-host", map[string]string{"Authorization": token, "Host": "localhost:" + port, "Content-Type": "application/json; charset=utf-8"}, 200},
 		{"ipv6-host", map[string]string{"Authorization": token, "Host": "[::1]:" + port, "Content-Type": "application/json"}, 200},
