@@ -1,0 +1,90 @@
+package serve_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"l2hub/control"
+	"l2hub/internal/ready"
+	"l2hub/serve"
+)
+
+// startRun runs serve.Run with a ready file (opts.ReadyFile, or one in a
+// new directory) until the file appears or Run returns. A refused start
+// gives Run's error and a nil stop; a started run gives the ready file's
+// contents and stop, which cancels the run and returns Run's error (the
+// test's cleanup stops it too). A run that does neither within hangGuard
+// fails the test.
+func startRun(t *testing.T, cfg serve.Config, opts serve.Options) (info ready.Info, stop func() error, err error) {
+	t.Helper()
+	if opts.ReadyFile == "" {
+		opts.ReadyFile = filepath.Join(t.TempDir(), "hub.ready")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve.Run(ctx, cfg, opts) }()
+	poll := time.NewTicker(time.Millisecond)
+	defer poll.Stop()
+	for deadline := time.Now().Add(hangGuard); ; {
+		select {
+		case err := <-done:
+			cancel()
+			return ready.Info{}, nil, err
+		case <-poll.C:
+		}
+		if info, err := ready.Read(opts.ReadyFile); err == nil {
+			var once sync.Once
+			var runErr error
+			stop = func() error {
+				once.Do(func() {
+					cancel()
+					runErr = <-done
+				})
+				return runErr
+			}
+			t.Cleanup(func() { stop() })
+			return info, stop, nil
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			t.Fatalf("serve.Run neither wrote its ready file %s nor returned in %v", opts.ReadyFile, hangGuard)
+		}
+	}
+}
+
+// TestRunEnforcesTheControlToken: serve hands its control token to the
+// API it serves. Through serve.Run (not a control.Server made by the
+// test), a TCP control address answers a request without the token, or
+// with another, 401 and changes nothing; the right token is served.
+func TestRunEnforcesTheControlToken(t *testing.T) {
+	const token = "run-test-token-0123456789abc"
+	cfg := outputsConfig(t, "127.0.0.1:0")
+	cfg.Control = "tcp:127.0.0.1:0"
+	cfg.ControlToken = token
+	info, _, err := startRun(t, cfg, serve.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, bad := range []string{"", "wrong-token-0123456789abcd"} {
+		err := control.NewClient(info.Control, bad).SetLink(ctx, "a", false)
+		var ce *control.Error
+		if !errors.As(err, &ce) || ce.Status != 401 || ce.Code != control.CodeUnauthorized {
+			t.Errorf("got SetLink(a, down) through %s with token %q = %v, want 401 %s", info.Control, bad, err, control.CodeUnauthorized)
+		}
+	}
+	ports, err := control.NewClient(info.Control, token).Ports(ctx)
+	if err != nil {
+		t.Fatalf("Ports with the token: %v", err)
+	}
+	for _, p := range ports {
+		if p.Name == "a" && !p.Up() {
+			t.Errorf("link a is %s: a request without the token took it down", p.Link)
+		}
+	}
+}
