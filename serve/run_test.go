@@ -3,6 +3,7 @@ package serve_test
 import (
 	"context"
 	"errors"
+	"net"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -57,6 +58,19 @@ func startRun(t *testing.T, cfg serve.Config, opts serve.Options) (info ready.In
 	}
 }
 
+// runRefused returns the error of a serve.Run whose start must be refused;
+// a run that starts instead (its ready file written) fails the test, and
+// is stopped.
+func runRefused(t *testing.T, what string, cfg serve.Config, opts serve.Options) error {
+	t.Helper()
+	_, stop, err := startRun(t, cfg, opts)
+	if stop != nil {
+		stop()
+		t.Fatalf("%s: serve.Run started (its ready file was written) instead of refusing", what)
+	}
+	return err
+}
+
 // TestRunEnforcesTheControlToken: serve hands its control token to the
 // API it serves. Through serve.Run (not a control.Server made by the
 // test), a TCP control address answers a request without the token, or
@@ -86,5 +100,24 @@ func TestRunEnforcesTheControlToken(t *testing.T) {
 		if p.Name == "a" && !p.Up() {
 			t.Errorf("link a is %s: a request without the token took it down", p.Link)
 		}
+	}
+}
+
+// TestExplicitControlPathInUseRefusesTheStart: a --control PATH that a
+// running process answers on refuses the start (ErrInUse). Only the
+// default socket may be left to another hub of the same user, with a
+// warning; a path the user named is what their scripts (ctl --control
+// PATH) talk to, so running without it would have them steer the other hub.
+func TestExplicitControlPathInUseRefusesTheStart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ctl.sock")
+	other, err := net.Listen("unix", path) // another hub, as far as a dial can tell
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	cfg := outputsConfig(t, "127.0.0.1:0")
+	cfg.Control = path
+	if err := runRefused(t, "--control "+path+" in use", cfg, serve.Options{}); !errors.Is(err, control.ErrInUse) {
+		t.Errorf("got serve.Run with --control %s in use = %v, want ErrInUse", path, err)
 	}
 }
