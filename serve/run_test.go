@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -119,5 +120,22 @@ func TestExplicitControlPathInUseRefusesTheStart(t *testing.T) {
 	cfg.Control = path
 	if err := runRefused(t, "--control "+path+" in use", cfg, serve.Options{}); !errors.Is(err, control.ErrInUse) {
 		t.Errorf("got serve.Run with --control %s in use = %v, want ErrInUse", path, err)
+	}
+}
+
+// TestReadyFileGoesAtStop: the ready file a run wrote once bound is gone
+// once Run returns: a stopped hub must not look ready to a script that
+// waits for the file (l2hub wait --ready-file) or reads its addresses.
+func TestReadyFileGoesAtStop(t *testing.T) {
+	readyFile := filepath.Join(t.TempDir(), "hub.ready")
+	_, stop, err := startRun(t, outputsConfig(t, "127.0.0.1:0"), serve.Options{ReadyFile: readyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("serve.Run: %v", err)
+	}
+	if _, err := os.Lstat(readyFile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("after the run stopped, got Lstat(%s) = %v, want the ready file removed", readyFile, err)
 	}
 }
