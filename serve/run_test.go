@@ -3,14 +3,18 @@ package serve_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"l2hub/capture"
 	"l2hub/control"
+	"l2hub/hub/hubtest"
 	"l2hub/internal/ready"
 	"l2hub/serve"
 )
@@ -137,5 +141,51 @@ func TestReadyFileGoesAtStop(t *testing.T) {
 	}
 	if _, err := os.Lstat(readyFile); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("after the run stopped, got Lstat(%s) = %v, want the ready file removed", readyFile, err)
+	}
+}
+
+// fullDisk is a capture stream on a full disk: every write fails.
+type fullDisk struct{}
+
+func (fullDisk) Write([]byte) (int, error) {
+	return 0, &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.ENOSPC}
+}
+
+// TestCaptureWriteErrorsFailTheRun: a capture whose writes fail (a full
+// disk) fails the run: Run returns the error, the summary's "stopped" says
+// it rather than "signal", and the frames the capture lost count as write
+// errors in the summary. CI must not read such a run as clean, nor its
+// capture as complete.
+func TestCaptureWriteErrorsFailTheRun(t *testing.T) {
+	dir := t.TempDir()
+	cfg := outputsConfig(t, "127.0.0.1:0")
+	cfg.Capture.File = capture.Stdout
+	cfg.Control = filepath.Join(dir, "ctl.sock")
+	summaryFile := filepath.Join(dir, "summary.json")
+	info, stop, err := startRun(t, cfg, serve.Options{CaptureOut: fullDisk{}, SummaryFile: summaryFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := dialVM(t, info.Ports[0].Addr)
+	const sent = 3
+	for k := range sent {
+		if err := a.WriteFrame(hubtest.Frame(hubtest.Broadcast, hubtest.MAC("52:54:00:12:34:0a"), fmt.Sprint("frame ", k))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctl := control.NewClient(info.Control, "")
+	waitFor(t, "the hub read a's frames", func() bool {
+		ports, err := ctl.Ports(context.Background())
+		return err == nil && len(ports) == 1 && ports[0].Stats.RxFrames >= sent
+	})
+	if err := stop(); !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("got serve.Run = %v, want the capture's write error (ENOSPC)", err)
+	}
+	sum := readSummary(t, summaryFile)
+	if sum.Stopped == "signal" {
+		t.Errorf("got summary stopped %q, want the capture's error", sum.Stopped)
+	}
+	if sum.Capture == nil || sum.Capture.WriteError == 0 {
+		t.Errorf("got summary capture %+v, want its frames counted as write errors", sum.Capture)
 	}
 }
