@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"l2hub/hub/hubtest"
 	"l2hub/internal/ready"
 	"l2hub/serve"
+	"l2hub/transport"
 )
 
 // startRun runs serve.Run with a ready file (opts.ReadyFile, or one in a
@@ -187,5 +189,71 @@ func TestCaptureWriteErrorsFailTheRun(t *testing.T) {
 	}
 	if sum.Capture == nil || sum.Capture.WriteError == 0 {
 		t.Errorf("got summary capture %+v, want its frames counted as write errors", sum.Capture)
+	}
+}
+
+// failingNexusRun is a nexus-v1 run that fails the check: node-a sends
+// data before node-b's msg2 (SESS-003, and the handshake fails).
+const failingNexusRun = "../conformance/checker/testdata/data-before-handshake.pcapng"
+
+// TestFailedCheckFailsTheRun: a run whose live checker found a failure
+// returns ErrCheckFailed (l2hub serve exits 2), as l2hub check does: CI
+// reads the exit status, not the report. The VMs send the frames they
+// sent in failingNexusRun, in its order.
+func TestFailedCheckFailsTheRun(t *testing.T) {
+	cfg := serve.DefaultConfig()
+	cfg.Ports = []transport.Spec{
+		{Name: "a", Transport: transport.TCP, Address: "127.0.0.1:0"},
+		{Name: "b", Transport: transport.TCP, Address: "127.0.0.1:0"},
+	}
+	cfg.Control = filepath.Join(t.TempDir(), "ctl.sock")
+	cfg.Check = "nexus-v1"
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	info, stop, err := startRun(t, cfg, serve.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vms := map[string]*transport.StreamConn{}
+	for _, p := range info.Ports {
+		vms[p.Name] = dialVM(t, p.Addr)
+	}
+	ctl := control.NewClient(info.Control, "")
+	waitFor(t, "both VMs attached", func() bool {
+		ports, err := ctl.Ports(context.Background())
+		return err == nil && len(ports) == 2 && ports[0].Attached && ports[1].Attached
+	})
+	f, err := os.Open(failingNexusRun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := capture.NewReader(f, capture.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		p, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Dir != capture.DirIn { // the hub's copy out, which it makes again
+			continue
+		}
+		from, to := vms["a"], vms["b"]
+		if p.IfName == "b" {
+			from, to = to, from
+		}
+		if err := from.WriteFrame(p.Data); err != nil {
+			t.Fatal(err)
+		}
+		readFrame(t, to) // forwarded: the hub took it before the next one
+	}
+	if err := stop(); !errors.Is(err, serve.ErrCheckFailed) {
+		t.Errorf("got serve.Run with --check nexus-v1 over a failing run = %v, want ErrCheckFailed", err)
 	}
 }
