@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -319,6 +320,28 @@ func TestListenRefusesLiveSocket(t *testing.T) {
 	_, path := serveFake(t, "")
 	if _, err := control.Listen(path, ""); !errors.Is(err, control.ErrInUse) {
 		t.Errorf("Listen on a live socket: got %v, want a refusal", err)
+	}
+}
+
+// TestListenLeavesAFileThatIsNotASocket: a control path that names a file
+// that is not a socket (a policy given to --control by mistake) refuses
+// the start and leaves the file as it was: only a stale socket is removed
+// to bind the path again.
+func TestListenLeavesAFileThatIsNotASocket(t *testing.T) {
+	path := openSocketPath(t, "l2hub-notsock-")
+	const content = "rules: []\n"
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := control.Listen(path, "")
+	if err == nil {
+		l.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), "exists and is not a socket") {
+		t.Errorf("got Listen(%s) of a regular file = %v, want a refusal saying it is not a socket", path, err)
+	}
+	if got, err := os.ReadFile(path); err != nil || string(got) != content {
+		t.Errorf("after Listen, the file reads %q, %v; want it untouched (%q)", got, err, content)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -292,7 +293,8 @@ func TestMetricsEndpointHeadIsGetWithoutBody(t *testing.T) {
 // turns away to make room is told that the metrics endpoint is busy, not
 // the control API.
 func TestMetricsEndpointBusySaysMetrics(t *testing.T) {
-	_, addr := serveMetrics(t, &control.MetricsServer{MaxConns: 1, HeaderTimeout: time.Hour})
+	var logs lockedLog
+	_, addr := serveMetrics(t, &control.MetricsServer{MaxConns: 1, HeaderTimeout: time.Hour, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	_, hostport := control.ParseAddr(addr)
 	silent, err := net.Dial("tcp", hostport)
 	if err != nil {
@@ -302,11 +304,35 @@ func TestMetricsEndpointBusySaysMetrics(t *testing.T) {
 	if got, body := rawRequest(t, addr, "GET", "/metrics", nil, ""); got != http.StatusOK {
 		t.Fatalf("a scrape behind a silent connection: %d %s", got, body)
 	}
+	// The one place went to the scrape only once the silent connection
+	// was turned away: had both been let in, its answer would never come.
+	if !strings.Contains(logs.String(), "another connection needed its place") {
+		t.Fatalf("the scrape was answered while the silent connection kept its place (MaxConns 1); the log:\n%s", logs.String())
+	}
 	silent.SetReadDeadline(time.Now().Add(hangGuard))
 	b, _ := io.ReadAll(silent)
 	if !strings.Contains(string(b), " 503 ") || !strings.Contains(string(b), "the metrics endpoint is busy") {
 		t.Errorf("the silent connection was answered %q, want a 503 saying the metrics endpoint is busy", b)
 	}
+}
+
+// lockedLog is a log's destination that a test may read while the
+// server writes it.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // stoppedTarget is a hub whose loop answers nothing: every read fails.

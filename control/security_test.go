@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -88,6 +89,7 @@ func TestWebPagesCannotSteerTheHub(t *testing.T) {
 		{"no-content-type", map[string]string{"Authorization": token}, 415},
 		{"no-token", map[string]string{"Content-Type": "application/json"}, 401},
 		{"wrong-token", map[string]string{"Authorization": "Bearer guess", "Content-Type": "application/json"}, 401},
+		{"token-prefix", map[string]string{"Authorization": "Bearer s3cr", "Content-Type": "application/json"}, 401},
 		{"ip-host", map[string]string{"Authorization": token, "Host": "127.0.0.1:" + port, "Content-Type": "application/json"}, 200},
 		{"localhost-host", map[string]string{"Authorization": token, "Host": "localhost:" + port, "Content-Type": "application/json; charset=utf-8"}, 200},
 		{"ipv6-host", map[string]string{"Authorization": token, "Host": "[::1]:" + port, "Content-Type": "application/json"}, 200},
@@ -515,9 +517,12 @@ func TestConnectionsWithoutTheTokenCannotStarveIt(t *testing.T) {
 	const maxConns, token = 4, "s3cret-of-enough-length"
 	// serve starts a server whose timeouts outlast the hang guard: only a
 	// connection giving its slot up lets the client in.
-	serve := func(t *testing.T) (addr, hostport string) {
-		l := serveTCP(t, &control.Server{Token: token, MaxConns: maxConns, HeaderTimeout: time.Hour, BodyTimeout: time.Hour, FirstByteTimeout: time.Hour})
-		return control.Addr(l), l.Addr().String()
+	// Its log says when a connection gave its place up.
+	serve := func(t *testing.T) (addr, hostport string, logs *lockedLog) {
+		logs = &lockedLog{}
+		l := serveTCP(t, &control.Server{Token: token, MaxConns: maxConns, HeaderTimeout: time.Hour, BodyTimeout: time.Hour, FirstByteTimeout: time.Hour,
+			Logger: slog.New(slog.NewTextHandler(logs, nil))})
+		return control.Addr(l), l.Addr().String(), logs
 	}
 	dial := func(t *testing.T, hostport, send string) net.Conn {
 		t.Helper()
@@ -554,7 +559,7 @@ func TestConnectionsWithoutTheTokenCannotStarveIt(t *testing.T) {
 	}
 
 	t.Run("silent-and-half-requests", func(t *testing.T) {
-		addr, hostport := serve(t)
+		addr, hostport, logs := serve(t)
 		var held []net.Conn
 		for i := range maxConns {
 			send := "" // nothing at all
@@ -564,6 +569,9 @@ func TestConnectionsWithoutTheTokenCannotStarveIt(t *testing.T) {
 			held = append(held, dial(t, hostport, send))
 		}
 		withToken(t, addr)
+		if !strings.Contains(logs.String(), "another connection needed its place") {
+			t.Fatalf("the client with the token was let in while all %d connections kept their places; the log:\n%s", maxConns, logs.String())
+		}
 		// One that sent half a request gave its place up, and was told
 		// so: the oldest whose bytes the server had read when the client
 		// came (on a loaded machine, the younger may have been read
@@ -586,7 +594,7 @@ func TestConnectionsWithoutTheTokenCannotStarveIt(t *testing.T) {
 		}
 	})
 	t.Run("requests-without-the-token", func(t *testing.T) {
-		addr, hostport := serve(t)
+		addr, hostport, _ := serve(t)
 		for _, req := range []string{
 			"PUT /v1/policy HTTP/1.1\r\nHost: l2hub\r\nContent-Type: application/yaml\r\nContent-Length: 100000\r\n\r\n", // the body never comes
 			"PUT /v1/policy HTTP/1.1\r\nHost: l2hub\r\nAuthorization: Bearer guess\r\nContent-Type: application/yaml\r\nContent-Length: 100000\r\n\r\n",

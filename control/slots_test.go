@@ -202,7 +202,7 @@ func TestSlots(t *testing.T) {
 		// the first two had places, and the first gave its up to the
 		// request; the others went as they came.
 		if n := st.evictions(); n != silent-1 {
-			t.Errorf("got %d connections turned away, want %d", n, silent-1)
+			t.Fatalf("got %d connections turned away, want %d", n, silent-1) // the answers below would not come
 		}
 		for _, i := range []int{0, 2, silent - 1} {
 			if got := answer(t, quiet[i]); !strings.Contains(got, "503") {
@@ -224,6 +224,9 @@ func TestSlots(t *testing.T) {
 		a := st.arrive("")
 		st.arrive(head)
 		st.accept()
+		if n := st.evictions(); n != 1 {
+			t.Fatalf("got %d connections turned away to let the request in, want a alone", n)
+		}
 		if got := answer(t, a); !strings.Contains(got, "503") {
 			t.Errorf("a, silent, was answered %q, want 503", got)
 		}

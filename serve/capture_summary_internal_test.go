@@ -2,11 +2,19 @@ package serve
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"l2hub/capture"
+	"l2hub/hub"
 )
 
 // TestSummaryOfACaptureWithNoFile: a per-port capture that started no
@@ -46,4 +54,47 @@ func captureSummary(t *testing.T, sink *capture.Sink) (string, map[string]json.R
 		t.Fatal(err)
 	}
 	return text.String(), doc.Capture
+}
+
+// fullStream is a capture stream on a full disk: every write fails.
+type fullStream struct{}
+
+func (fullStream) Write([]byte) (int, error) {
+	return 0, &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.ENOSPC}
+}
+
+func (fullStream) Close() error { return nil }
+
+// TestSummaryOfACaptureWithWriteErrors: frames a capture could not write
+// (a full disk) are said lost in the text summary, with the warning that
+// a replay will not reproduce the run, and count as write_error in its
+// JSON.
+func TestSummaryOfACaptureWithWriteErrors(t *testing.T) {
+	sink, err := capture.Open(capture.Config{Path: capture.Stdout,
+		Create: func(string) (io.WriteCloser, error) { return fullStream{}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink.PortAdded(hub.PortInfo{ID: 0, Name: "a"})
+	const sent = 3
+	for k := range sent {
+		f := make([]byte, 60)
+		f[0], f[13] = 0xff, byte(k)
+		ev := hub.Event{Time: time.Unix(1700000000, int64(k)*1e6), Port: 0, PortName: "a", Frame: f}
+		sink.Observe(&ev)
+	}
+	if err := sink.Close(); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("got Close() = %v, want the write error", err)
+	}
+	if st := sink.Stats(); st.WriteError != sent {
+		t.Fatalf("got capture stats %+v, want %d write errors", st, sent)
+	}
+	text, capt := captureSummary(t, sink)
+	want := fmt.Sprintf("%d lost (writer fell behind: 0, write errors: %d) - replay of this capture will not reproduce the run exactly", sent, sent)
+	if !strings.Contains(text, want) {
+		t.Errorf("the text summary:\n%s\nwant it to say %q", text, want)
+	}
+	if got := string(capt["write_error"]); got != strconv.Itoa(sent) {
+		t.Errorf("got capture.write_error %s, want %d", got, sent)
+	}
 }

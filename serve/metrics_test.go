@@ -378,7 +378,7 @@ func TestMetricsOffLoopbackNeedsItsOwnToken(t *testing.T) {
 	cfg.Metrics = "tcp:0.0.0.0:0"
 	cfg.Control = filepath.Join(t.TempDir(), "ctl.sock")
 	cfg.ControlToken = ctlToken
-	err := serve.Run(context.Background(), cfg, serve.Options{})
+	err := runRefused(t, "metrics off loopback with only the control token", cfg, serve.Options{})
 	if !errors.Is(err, control.ErrMetricsNeedToken) || !strings.Contains(err.Error(), "--metrics-token-file") {
 		t.Fatalf("serve --metrics tcp:0.0.0.0:0 with only the control token: got %v, want ErrMetricsNeedToken naming --metrics-token-file", err)
 	}
@@ -386,7 +386,7 @@ func TestMetricsOffLoopbackNeedsItsOwnToken(t *testing.T) {
 		t.Errorf("a refused start created the capture (%v)", err)
 	}
 	cfg.MetricsToken = ctlToken
-	if err := serve.Run(context.Background(), cfg, serve.Options{}); err == nil || !strings.Contains(err.Error(), "the metrics token is the control token") {
+	if err := runRefused(t, "the control token as the metrics token", cfg, serve.Options{}); err == nil || !strings.Contains(err.Error(), "the metrics token is the control token") {
 		t.Fatalf("serve with the control token as the metrics token: got %v, want it refused", err)
 	}
 
