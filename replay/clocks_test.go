@@ -11,25 +11,45 @@ import (
 	"l2hub/hub/hubtest"
 )
 
-// handshakePair returns the per-VM captures of a TCP exchange between a
-// and b, each frame stamped by its VM's clock: a's reads skewA more than
-// b's. Each frame takes lat to cross. Every frame differs (sequence
-// numbers), as a real exchange's do.
-func handshakePair(t *testing.T, skewA, lat time.Duration, rounds int) (a, b []byte) {
+// vmEnd is one VM of a TCP exchange.
+type vmEnd struct {
+	mac  [6]byte
+	ip   net.IP
+	port uint16
+}
+
+var (
+	vmA = vmEnd{macA, ipA, 40010}
+	vmB = vmEnd{macB, ipB, 34568}
+)
+
+// exchange returns the per-VM capture records of a TCP exchange, rounds
+// frames each way, x first, each frame stamped by its VM's clock: x's
+// reads skewX more than y's. Each frame takes lat to cross, and each VM
+// answers a millisecond after a frame arrives. Every frame differs
+// (sequence numbers), as a real exchange's do. end is the real time
+// after the last frame.
+func exchange(t *testing.T, x, y vmEnd, skewX, lat time.Duration, rounds int) (rx, ry []pcapRecord, end time.Duration) {
 	t.Helper()
-	var ra, rb []pcapRecord
 	real := time.Second
 	for i := range rounds {
-		// a sends; b answers a millisecond after it arrives.
-		fa := tcpFrame(t, macA, macB, ipA, ipB, 40010, 34568, uint32(1000+i), i == 0, "")
-		ra = append(ra, pcapRecord{real + skewA, fa})
-		rb = append(rb, pcapRecord{real + lat, fa})
+		fx := tcpFrame(t, x.mac, y.mac, x.ip, y.ip, x.port, y.port, uint32(1000+i), i == 0, "")
+		rx = append(rx, pcapRecord{real + skewX, fx})
+		ry = append(ry, pcapRecord{real + lat, fx})
 		real += lat + time.Millisecond
-		fb := tcpFrame(t, macB, macA, ipB, ipA, 34568, 40010, uint32(5000+i), i == 0, "")
-		rb = append(rb, pcapRecord{real, fb})
-		ra = append(ra, pcapRecord{real + lat + skewA, fb})
+		fy := tcpFrame(t, y.mac, x.mac, y.ip, x.ip, y.port, x.port, uint32(5000+i), i == 0, "")
+		ry = append(ry, pcapRecord{real, fy})
+		rx = append(rx, pcapRecord{real + lat + skewX, fy})
 		real += lat + time.Millisecond
 	}
+	return rx, ry, real
+}
+
+// handshakePair returns the per-VM captures of a TCP exchange between a
+// and b (exchange), a's clock reading skewA more than b's.
+func handshakePair(t *testing.T, skewA, lat time.Duration, rounds int) (a, b []byte) {
+	t.Helper()
+	ra, rb, _ := exchange(t, vmA, vmB, skewA, lat, rounds)
 	epoch := time.Unix(1000, 0)
 	return writePcap(t, epoch, ra), writePcap(t, epoch, rb)
 }
@@ -52,21 +72,9 @@ func ingressOrder(t *testing.T, data []byte) []byte {
 // bound each other's clock, and no other input's.
 func agreeingPair(t *testing.T) (d, e []byte) {
 	t.Helper()
-	const lat = 100 * time.Microsecond
-	macD, macE := hubtest.MAC("52:54:00:12:34:0d"), hubtest.MAC("52:54:00:12:34:0e")
-	ipD, ipE := net.IPv4(10, 42, 0, 13), net.IPv4(10, 42, 0, 14)
-	var rd, re []pcapRecord
-	real := time.Second
-	for i := range 8 {
-		fd := tcpFrame(t, macD, macE, ipD, ipE, 40020, 34570, uint32(1000+i), i == 0, "")
-		rd = append(rd, pcapRecord{real, fd})
-		re = append(re, pcapRecord{real + lat, fd})
-		real += lat + time.Millisecond
-		fe := tcpFrame(t, macE, macD, ipE, ipD, 34570, 40020, uint32(5000+i), i == 0, "")
-		re = append(re, pcapRecord{real, fe})
-		rd = append(rd, pcapRecord{real + lat, fe})
-		real += lat + time.Millisecond
-	}
+	vmD := vmEnd{hubtest.MAC("52:54:00:12:34:0d"), net.IPv4(10, 42, 0, 13), 40020}
+	vmE := vmEnd{hubtest.MAC("52:54:00:12:34:0e"), net.IPv4(10, 42, 0, 14), 34570}
+	rd, re, _ := exchange(t, vmD, vmE, 0, 100*time.Microsecond, 8)
 	epoch := time.Unix(1000, 0)
 	return writePcap(t, epoch, rd), writePcap(t, epoch, re)
 }
@@ -257,18 +265,7 @@ func TestClockShiftsThreeInputs(t *testing.T) {
 // that no offset explains the copies).
 func TestClockBoundsIgnoreFramesSentTwiceAlike(t *testing.T) {
 	const lat = 100 * time.Microsecond
-	var ra, rb []pcapRecord
-	real := time.Second
-	for i := range 4 {
-		fa := tcpFrame(t, macA, macB, ipA, ipB, 40010, 34568, uint32(1000+i), i == 0, "")
-		ra = append(ra, pcapRecord{real, fa})
-		rb = append(rb, pcapRecord{real + lat, fa})
-		real += lat + time.Millisecond
-		fb := tcpFrame(t, macB, macA, ipB, ipA, 34568, 40010, uint32(5000+i), i == 0, "")
-		rb = append(rb, pcapRecord{real, fb})
-		ra = append(ra, pcapRecord{real + lat, fb})
-		real += lat + time.Millisecond
-	}
+	ra, rb, real := exchange(t, vmA, vmB, 0, lat, 4)
 	// a asks for b; b's copy; b's capture ends; a asks again, alike.
 	arp := arpFrame(t, macA, ipA, ipB)
 	ra = append(ra, pcapRecord{real, arp})
@@ -356,20 +353,8 @@ func TestClockCycleWithoutSolutionIsWarned(t *testing.T) {
 // replayed late.
 func TestClockShiftMovesTheReplaysStart(t *testing.T) {
 	const lat, skewA = 100 * time.Microsecond, 9 * time.Millisecond
-	var ra, rb []pcapRecord
-	real := time.Second
-	for i := range 8 {
-		fa := tcpFrame(t, macA, macB, ipA, ipB, 40010, 34568, uint32(1000+i), i == 0, "")
-		ra = append(ra, pcapRecord{real + skewA, fa})
-		if i > 0 { // b's capture started after a's SYN reached it
-			rb = append(rb, pcapRecord{real + lat, fa})
-		}
-		real += lat + time.Millisecond
-		fb := tcpFrame(t, macB, macA, ipB, ipA, 34568, 40010, uint32(5000+i), i == 0, "")
-		rb = append(rb, pcapRecord{real, fb})
-		ra = append(ra, pcapRecord{real + lat + skewA, fb})
-		real += lat + time.Millisecond
-	}
+	ra, rb, _ := exchange(t, vmA, vmB, skewA, lat, 8)
+	rb = rb[1:] // b's capture started after a's SYN reached it
 	epoch := time.Unix(1000, 0)
 	cfg := Config{Inputs: []Input{memInput("a.pcap", writePcap(t, epoch, ra)), memInput("b.pcap", writePcap(t, epoch, rb))}}
 	r, err := Open(cfg)

@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"l2hub/capture"
-	"l2hub/hub"
 )
 
 // closedViewer is standard output once the Wireshark reading it closed:
@@ -42,14 +41,8 @@ func TestSummaryOfAStreamWhoseReaderClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink.PortAdded(hub.PortInfo{ID: 0, Name: "a"})
 	const sent = 50
-	for k := range sent {
-		f := make([]byte, 100)
-		f[0], f[13] = 0xff, byte(k)
-		ev := hub.Event{Time: time.Unix(1700000000, int64(k)*1e6), Port: 0, PortName: "a", Frame: f}
-		sink.Observe(&ev)
-	}
+	observeFrames(sink, sent, 100)
 	if err := sink.Close(); err != nil {
 		t.Fatalf("Close() = %v, want nil: a viewer that closed is no failure", err)
 	}

@@ -75,14 +75,8 @@ func TestSummaryOfACaptureWithWriteErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink.PortAdded(hub.PortInfo{ID: 0, Name: "a"})
 	const sent = 3
-	for k := range sent {
-		f := make([]byte, 60)
-		f[0], f[13] = 0xff, byte(k)
-		ev := hub.Event{Time: time.Unix(1700000000, int64(k)*1e6), Port: 0, PortName: "a", Frame: f}
-		sink.Observe(&ev)
-	}
+	observeFrames(sink, sent, 60)
 	if err := sink.Close(); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("got Close() = %v, want the write error", err)
 	}
@@ -96,5 +90,17 @@ func TestSummaryOfACaptureWithWriteErrors(t *testing.T) {
 	}
 	if got := string(capt["write_error"]); got != strconv.Itoa(sent) {
 		t.Errorf("got capture.write_error %s, want %d", got, sent)
+	}
+}
+
+// observeFrames shows sink n frames of size bytes that port a (added
+// first) received, a millisecond apart, each its number in its EtherType.
+func observeFrames(sink *capture.Sink, n, size int) {
+	sink.PortAdded(hub.PortInfo{ID: 0, Name: "a"})
+	for k := range n {
+		f := make([]byte, size)
+		f[0], f[13] = 0xff, byte(k)
+		ev := hub.Event{Time: time.Unix(1700000000, int64(k)*1e6), Port: 0, PortName: "a", Frame: f}
+		sink.Observe(&ev)
 	}
 }
