@@ -23,7 +23,6 @@ import (
 // flooding it elsewhere: node-a's dial target stays node-b's unicast
 // announce.
 func TestBroadcastAnnounceIsLearned(t *testing.T) {
-	hostC := host{mustMAC("52:54:00:12:34:0c"), netip.MustParseAddr("10.42.0.12")}
 	bcastMAC := mustMAC("ff:ff:ff:ff:ff:ff")
 	subnet := netip.MustParseAddr("10.42.0.255")
 	tests := []struct {
@@ -150,7 +149,6 @@ func TestMulticastOnlyAndARP(t *testing.T) {
 		b.wait(time.Second) // a retry, not a copy (dedupe.go)
 		b.add(b.arp(req, hostA, hostA.ip, hostB), opts...)
 	}
-	injected := func(f *Frame) { f.Injected = true }
 	tests := []struct {
 		name    string
 		run     func(b *builder)

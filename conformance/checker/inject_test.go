@@ -283,7 +283,6 @@ func TestInjectedFrameReachesOnlyItsPort(t *testing.T) {
 		}
 	})
 
-	hostC := host{mustMAC("52:54:00:12:34:0c"), netip.MustParseAddr("10.42.0.12")}
 	for _, tt := range []struct {
 		name           string
 		dstMAC         string
@@ -354,7 +353,6 @@ func TestInjectedAnnounceIsNotTheNode(t *testing.T) {
 	spoof.Static = conformance.RoleA.StaticKey().Public
 	spoofed, err := spoof.MarshalBinary()
 	must(t, err)
-	hostC := host{mustMAC("52:54:00:12:34:0c"), netip.MustParseAddr("10.42.0.12")}
 	for _, tt := range []struct {
 		name    string
 		from    host
