@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"cmp"
 	"net"
 	"net/netip"
 	"slices"
@@ -137,12 +138,13 @@ func TestNX10CountsRounds(t *testing.T) {
 // from the peer reached it) or its peer was there and it never asked;
 // when its ARP requests for the peer got no reply that reached it, or the
 // peer never appeared, no unicast copy could reach the wire, and DISC-006
-// only warns, saying so.
+// only warns, saying so. The finding cites the first ARP packet it rests
+// on. Announces the hub injected always fail: the injector has no ARP.
 func TestMulticastOnlyAndARP(t *testing.T) {
 	const req, rep = 1, 2
-	mcast := func(b *builder, n int) {
+	mcast := func(b *builder, n int, opts ...frameOpt) {
 		for range n {
-			b.add(b.udp(hostA, hostA.ip, groupMC, conformance.DiscoveryGroup, 37020, 37020, announceOf(t, conformance.RoleA)))
+			b.add(b.udp(hostA, hostA.ip, groupMC, conformance.DiscoveryGroup, 37020, 37020, announceOf(t, conformance.RoleA)), opts...)
 		}
 	}
 	ask := func(b *builder, opts ...frameOpt) {
@@ -153,67 +155,131 @@ func TestMulticastOnlyAndARP(t *testing.T) {
 		name    string
 		run     func(b *builder)
 		verdict Verdict
-		want    string
+		want    string // "": no DISC-006 finding about the sender
+		about   string // the sender's name in the finding, if not "node-a"
+		cites   []int  // frames the finding must cite
 	}{
 		{"arp-answered", func(b *builder) {
 			ask(b)
 			b.add(b.arp(rep, hostB, hostB.ip, hostA))
 			mcast(b, 3)
-		}, Fail, "node-a sent 3 announces to the multicast group and none by unicast, 3 of them after ARP gave it 10.42.0.11's MAC (frame 2): receivers drop"},
+		}, Fail, "node-a sent 3 announces to the multicast group and none by unicast, 3 of them after ARP gave it 10.42.0.11's MAC (frame 2): receivers drop", "", nil},
 		{"peer-asked-for-it", func(b *builder) {
 			b.add(b.arp(req, hostB, hostB.ip, hostA))
 			mcast(b, 2)
-		}, Fail, "2 of them after ARP gave it 10.42.0.11's MAC (frame 1)"},
+		}, Fail, "2 of them after ARP gave it 10.42.0.11's MAC (frame 1)", "", nil},
 		{"peer-there-never-asked", func(b *builder) {
 			b.announce(hostB, announceOf(t, conformance.RoleB))
 			mcast(b, 3)
-		}, Fail, "node-a sent 3 announces to the multicast group and none by unicast: receivers drop"},
+		}, Fail, "node-a sent 3 announces to the multicast group and none by unicast: receivers drop", "", nil},
 		{"arp-unanswered", func(b *builder) {
 			for range 4 {
 				mcast(b, 1)
 				ask(b)
 			}
-		}, Warn, "no unicast announce on the wire: node-a's ARP requests for 10.42.0.11 got no reply (4 requests), and without its peer's MAC a node sends no unicast copy; its 4 announces"},
+		}, Warn, "no unicast announce on the wire: node-a's ARP requests for 10.42.0.11 got no reply (4 requests), and without its peer's MAC a node sends no unicast copy; its 4 announces", "", nil},
 		{"arp-unanswered-peer-there", func(b *builder) {
 			b.announce(hostB, announceOf(t, conformance.RoleB))
 			ask(b)
 			mcast(b, 3)
-		}, Warn, "node-a's ARP requests for 10.42.0.11 got no reply (1 request)"},
+		}, Warn, "node-a's ARP requests for 10.42.0.11 got no reply (1 request)", "", nil},
 		{"arp-dropped", func(b *builder) {
 			b.announce(hostB, announceOf(t, conformance.RoleB))
 			ask(b, dropped)
 			ask(b)
 			ask(b, dropped)
 			mcast(b, 3)
-		}, Warn, "got no reply (3 requests, 2 dropped by the hub)"},
+		}, Warn, "got no reply (3 requests, 2 dropped by the hub)", "", nil},
 		{"reply-dropped", func(b *builder) {
 			ask(b)
 			b.add(b.arp(rep, hostB, hostB.ip, hostA), dropped)
 			mcast(b, 3)
-		}, Warn, "got no reply that reached it (1 request; the hub dropped the reply)"},
+		}, Warn, "got no reply that reached it (1 request; the hub dropped the reply)", "", nil},
 		{"answered-late", func(b *builder) {
 			ask(b)
 			mcast(b, 3)
 			b.add(b.arp(rep, hostB, hostB.ip, hostA))
 			mcast(b, 1)
-		}, Warn, "no unicast announce on the wire: ARP gave node-a 10.42.0.11's MAC only at frame 5, and it sent 1 announce to the multicast group after, too few to tell"},
+		}, Warn, "no unicast announce on the wire: ARP gave node-a 10.42.0.11's MAC only at frame 5, and it sent 1 announce to the multicast group after, too few to tell", "", nil},
 		{"peer-never-appeared", func(b *builder) {
 			mcast(b, 3)
-		}, Warn, "but its peer 10.42.0.11 sent nothing and no ARP request for it was seen"},
+		}, Warn, "but its peer 10.42.0.11 sent nothing and no ARP request for it was seen", "", nil},
 		{"injected-request-is-not-its-own", func(b *builder) {
 			b.announce(hostB, announceOf(t, conformance.RoleB))
 			ask(b, injected)
 			mcast(b, 3)
-		}, Fail, "none by unicast: receivers drop"},
+		}, Fail, "none by unicast: receivers drop", "", nil},
+		{"answered-twice-cites-first-reply", func(b *builder) {
+			ask(b)
+			b.add(b.arp(rep, hostB, hostB.ip, hostA)) // frame 2
+			b.wait(time.Second)
+			b.add(b.arp(rep, hostB, hostB.ip, hostA))
+			mcast(b, 3)
+		}, Fail, "3 of them after ARP gave it 10.42.0.11's MAC (frame 2)", "", []int{2}},
+		{"unanswered-cites-first-request", func(b *builder) {
+			for range 3 {
+				ask(b) // frames 1 to 3
+			}
+			mcast(b, 3)
+		}, Warn, "node-a's ARP requests for 10.42.0.11 got no reply (3 requests)", "", []int{1}},
+		{"all-requests-dropped", func(b *builder) {
+			b.announce(hostB, announceOf(t, conformance.RoleB))
+			ask(b, dropped)
+			ask(b, dropped)
+			mcast(b, 3)
+		}, Warn, "got no reply (2 requests, all dropped by the hub)", "", nil},
+		{"peer-request-dropped-is-no-lost-reply", func(b *builder) {
+			ask(b)
+			b.add(b.arp(req, hostB, hostB.ip, hostA), dropped)
+			mcast(b, 3)
+		}, Warn, "node-a's ARP requests for 10.42.0.11 got no reply (1 request)", "", nil},
+		{"peer-heard-by-arp-only", func(b *builder) {
+			b.add(b.arp(req, hostB, hostB.ip, hostC)) // node-b was there
+			mcast(b, 3)
+		}, Fail, "node-a sent 3 announces to the multicast group and none by unicast: receivers drop", "", nil},
+		{"single-announce-not-judged", func(b *builder) {
+			// The capture may end between a round's two copies.
+			b.announce(hostB, announceOf(t, conformance.RoleB))
+			mcast(b, 1)
+		}, 0, "", "", nil},
+		// The injector has no ARP of its own: neither node-a's ARP nor
+		// node-b's silence excuses announces the hub injected.
+		{"injected-peer-silent", func(b *builder) {
+			for range 3 {
+				b.wait(64 * time.Millisecond)
+				mcast(b, 1, injected)
+			}
+		}, Fail, "node-a (injected) sent 3 announces to the multicast group and none by unicast: receivers drop", "node-a (injected)", nil},
+		{"injected-node-a-resolved", func(b *builder) {
+			b.add(b.arp(req, hostA, hostA.ip, hostB))
+			b.add(b.arp(rep, hostB, hostB.ip, hostA))
+			b.announce(hostA, announceOf(t, conformance.RoleA))
+			for range 3 {
+				b.wait(64 * time.Millisecond)
+				mcast(b, 1, injected)
+			}
+		}, Fail, "node-a (injected) sent 3 announces to the multicast group and none by unicast: receivers drop", "node-a (injected)", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := newBuilder(t)
 			tt.run(b)
 			r := feed(t, Options{}, b.frames)
-			fd, ok := findingWith(r, DISC006, "node-a")
+			about := cmp.Or(tt.about, "node-a")
+			fd, ok := findingWith(r, DISC006, about)
+			if tt.want == "" {
+				if ok {
+					t.Errorf("got %v, want no DISC-006 finding about %s:\n%s", fd, about, dump(r))
+				}
+				return
+			}
 			if !ok || fd.Verdict != tt.verdict || !strings.Contains(fd.Message, tt.want) {
 				t.Errorf("got DISC-006 %v (found %v), want %v saying %q:\n%s", fd, ok, tt.verdict, tt.want, dump(r))
+			}
+			for _, n := range tt.cites {
+				if !slices.Contains(fd.Frames, n) {
+					t.Errorf("got DISC-006 citing frames %v, want frame %d among them", fd.Frames, n)
+				}
 			}
 		})
 	}
