@@ -2,12 +2,15 @@ package checker
 
 import (
 	"cmp"
+	"fmt"
 	"net"
 	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/gopacket/layers"
 
 	"l2hub/conformance"
 )
@@ -282,5 +285,160 @@ func TestMulticastOnlyAndARP(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGroupAnnounceOnWrongMAC: an announce to 239.42.0.1 on another
+// Ethernet address than the group's (01:00:5e:2a:00:01) fails DISC-006:
+// receivers' NICs filter it out.
+func TestGroupAnnounceOnWrongMAC(t *testing.T) {
+	b := newBuilder(t)
+	announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+	bad := b.add(b.udp(hostA, hostA.ip, mustMAC("01:00:5e:00:00:01"), conformance.DiscoveryGroup, 37020, 37020, announceOf(t, conformance.RoleA)))
+	r := feed(t, Options{}, b.frames)
+	fd, ok := findingWith(r, DISC006, "destination MAC 01:00:5e:00:00:01")
+	if !ok || fd.Verdict != Fail || !slices.Contains(fd.Frames, bad) {
+		t.Errorf("got DISC-006 %v (found %v), want a failure citing frame %d:\n%s", fd, ok, bad, dump(r))
+	}
+}
+
+// TestMilestoneNeedsOwnAddress: node-a announced from an address that is
+// not node-a's fails DISC-005 and is no "nexus discovery ok" milestone.
+func TestMilestoneNeedsOwnAddress(t *testing.T) {
+	b := newBuilder(t)
+	b.add(b.udp(hostC, hostC.ip, hostB.mac, hostB.ip, 37020, 37020, announceOf(t, conformance.RoleA)))
+	r, n := milestoneCount(t, b.frames, "nexus discovery ok node-a")
+	if fd, ok := findingWith(r, DISC005, "node-a announced from 10.42.0.12"); !ok || fd.Verdict != Fail || n != 0 {
+		t.Errorf("got DISC-005 %v (found %v) and %d milestones, want a failure and none:\n%s", fd, ok, n, dump(r))
+	}
+}
+
+// TestAnnounceStorm: stormRounds+1 rounds within 64 ms is a storm: DISC-007
+// warns, citing the round that made the first storm and counting storms.
+// Rounds 8 ms apart, 64 ms for nine, are not one.
+func TestAnnounceStorm(t *testing.T) {
+	tests := []struct {
+		name  string
+		step  time.Duration
+		storm bool
+	}{
+		{"7ms-apart", 7 * time.Millisecond, true},
+		{"8ms-apart-exactly-the-window", 8 * time.Millisecond, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBuilder(t)
+			b.step = tt.step
+			var frames []int
+			for range 10 {
+				frames = append(frames, b.add(b.udp(hostA, hostA.ip, groupMC, conformance.DiscoveryGroup, 37020, 37020, announceOf(t, conformance.RoleA))))
+			}
+			r := feed(t, Options{}, b.frames)
+			fd, ok := findingWith(r, DISC007, "announce rounds within")
+			switch {
+			case !tt.storm && ok:
+				t.Errorf("got %v, want no storm", fd)
+			case tt.storm && (!ok || fd.Verdict != Warn || !slices.Equal(fd.Frames, []int{frames[8]}) || !strings.Contains(fd.Message, "2 times")):
+				t.Errorf("got DISC-007 %v (found %v), want a storm warning citing frame %d, 2 times:\n%s", fd, ok, frames[8], dump(r))
+			}
+		})
+	}
+}
+
+// TestAnnouncedPortWarns: a node announcing another session port than the
+// OS's (34567 for node-a) gets a DISC-005 warning.
+func TestAnnouncedPortWarns(t *testing.T) {
+	a := conformance.RoleA.Announce()
+	a.Port = 40000
+	b := newBuilder(t)
+	announceRounds(b, 2, marshalAnnounce(t, a), announceOf(t, conformance.RoleB))
+	r := feed(t, Options{}, b.frames)
+	want := "node-a announces session port 40000, the OS's is 34567"
+	if fd, ok := findingWith(r, DISC005, want); !ok || fd.Verdict != Warn {
+		t.Errorf("got DISC-005 %v (found %v), want a warning saying %q:\n%s", fd, ok, want, dump(r))
+	}
+}
+
+// TestAnnounceChangeCitesBoth: DISC-004's failure cites the first announce
+// and the one that changed it.
+func TestAnnounceChangeCitesBoth(t *testing.T) {
+	a := conformance.RoleA.Announce()
+	b := newBuilder(t)
+	first, _ := b.announce(hostA, marshalAnnounce(t, a))
+	a.Port = 40000
+	b.wait(time.Second)
+	changed, _ := b.announce(hostA, marshalAnnounce(t, a))
+	r := feed(t, Options{}, b.frames)
+	fd, ok := findingWith(r, DISC004, "node-a changed its announce")
+	if !ok || fd.Verdict != Fail || !slices.Contains(fd.Frames, first) || !slices.Contains(fd.Frames, changed) {
+		t.Errorf("got DISC-004 %v (found %v), want a failure citing frames %d and %d:\n%s", fd, ok, first, changed, dump(r))
+	}
+}
+
+// TestTooManyDeviceIDsCounted: the checker follows at most maxDevices
+// device ids and says how many announces beyond them it did not follow.
+func TestTooManyDeviceIDsCounted(t *testing.T) {
+	b := newBuilder(t)
+	for i := range maxDevices + 2 {
+		a := conformance.RoleB.Announce()
+		a.DeviceID = fmt.Sprintf("dev-%d", i)
+		b.add(b.udp(hostB, hostB.ip, hostA.mac, hostA.ip, 37020, 37020, marshalAnnounce(t, a)))
+	}
+	r := feed(t, Options{}, b.frames)
+	want := fmt.Sprintf("more than %d device ids: 2 announces were not followed", maxDevices)
+	if fd, ok := findingWith(r, DISC004, "device ids:"); !ok || fd.Verdict != Warn || fd.Message != want {
+		t.Errorf("got DISC-004 %v (found %v), want a warning saying %q:\n%s", fd, ok, want, dump(r))
+	}
+}
+
+// TestDiscoveryStateBounded: ARP state, announced ports and cadence gaps
+// are bounded however many addresses, ports and rounds a capture holds.
+func TestDiscoveryStateBounded(t *testing.T) {
+	b := newBuilder(t)
+	for i := range 100 {
+		h := host{mustMAC(fmt.Sprintf("52:54:00:12:35:%02x", i)), netip.AddrFrom4([4]byte{10, 42, 0, byte(100 + i)})}
+		b.add(b.arp(layers.ARPRequest, h, h.ip, hostA))
+	}
+	for i := range maxPorts + 10 {
+		a := conformance.RoleB.Announce()
+		a.Port = uint16(40000 + i)
+		b.wait(time.Second)
+		b.add(b.udp(hostB, hostB.ip, hostA.mac, hostA.ip, 37020, 37020, marshalAnnounce(t, a)))
+	}
+	for range maxGapSample + 10 {
+		b.wait(64 * time.Millisecond)
+		b.add(b.udp(hostA, hostA.ip, groupMC, conformance.DiscoveryGroup, 37020, 37020, announceOf(t, conformance.RoleA)))
+	}
+	c, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, f := range b.frames {
+		if err := c.Feed(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Report()
+	d := &c.disc
+	if len(d.arps) > maxSources || len(d.ports) > maxPorts {
+		t.Errorf("got %d ARP states and %d ports, want at most %d and %d", len(d.arps), len(d.ports), maxSources, maxPorts)
+	}
+	for _, s := range d.sources {
+		if len(s.rounds.gaps) > maxGapSample {
+			t.Errorf("got %d gaps kept for %v, want at most %d", len(s.rounds.gaps), s.ip, maxGapSample)
+		}
+	}
+}
+
+// TestBroadcasterGetsNoNX09: NX-09 says announces are never broadcast, so
+// a sender that broadcast one earns neither it nor DISC-006's pass.
+func TestBroadcasterGetsNoNX09(t *testing.T) {
+	b := newBuilder(t)
+	b.announce(hostA, announceOf(t, conformance.RoleA))
+	b.add(b.udp(hostA, hostA.ip, mustMAC("ff:ff:ff:ff:ff:ff"), netip.MustParseAddr("10.42.0.255"), 37020, 37020, announceOf(t, conformance.RoleA)))
+	r := feed(t, Options{}, b.frames)
+	if fd, ok := r.First(NX09); ok {
+		t.Errorf("got %v, want no NX-09: node-a broadcast:\n%s", fd, dump(r))
 	}
 }
