@@ -754,3 +754,29 @@ func TestAddressFollowsNewestSender(t *testing.T) {
 		t.Errorf("got SESS-001 %v (found %v), want node-a's dial to 10.42.0.12 failed: the copy to its port was dropped:\n%s", fd, ok, dump(r))
 	}
 }
+
+// TestInjectPortsBounded: injected frames are counted apart for at most
+// maxInjectPorts ports; more fold into one count.
+func TestInjectPortsBounded(t *testing.T) {
+	b := newBuilder(t)
+	for i := range maxInjectPorts + 4 {
+		port := fmt.Sprintf("p%d", i)
+		b.add(b.udp(hostA, hostA.ip, hostB.mac, hostB.ip, 37020, 37020, announceOf(t, conformance.RoleA)), func(f *Frame) {
+			f.Injected, f.Port, f.Dir = true, port, DirEgress
+		})
+	}
+	c, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, f := range b.frames {
+		if err := c.Feed(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Report()
+	if len(c.injected) > maxInjectPorts+1 {
+		t.Errorf("got %d injected-port counts, want at most %d", len(c.injected), maxInjectPorts+1)
+	}
+}
