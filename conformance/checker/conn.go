@@ -93,10 +93,13 @@ type connTable struct {
 	// refusals are each accepted listener's later refusals, until it
 	// accepts again or the run ends.
 	refusals map[netip.AddrPort]*refusals
-	limit    int
-	limitFr  []int
-	sessions int // connections whose handshake completed, retired or live
-	retired  int
+	// unfollowed holds the connections not followed because MaxConns were
+	// open, up to maxUnfollowed of them; unfollowedMore says there were more.
+	unfollowed     map[connKey]struct{}
+	unfollowedMore bool
+	limitFr        []int
+	sessions       int // connections whose handshake completed, retired or live
+	retired        int
 	// retiredJoined counts the retired connections the capture joined
 	// midway: their handshakes could not be captured.
 	retiredJoined int
@@ -290,6 +293,27 @@ func (t *connTable) held(f *Frame, p *packet, hold time.Duration) {
 	}
 }
 
+// maxUnfollowed bounds the connections the TCP-002 limit warning counts one
+// by one: a capture of untrusted traffic can hold any number of 4-tuples.
+const maxUnfollowed = 1024
+
+// notFollowed notes a segment of connection k, which is not followed. Every
+// segment of it comes here, so k is counted once, by its first segment.
+func (t *connTable) notFollowed(k connKey, f *Frame) {
+	if _, ok := t.unfollowed[k]; ok {
+		return
+	}
+	if len(t.unfollowed) >= maxUnfollowed {
+		t.unfollowedMore = true
+		return
+	}
+	if t.unfollowed == nil {
+		t.unfollowed = make(map[connKey]struct{})
+	}
+	t.unfollowed[k] = struct{}{}
+	t.limitFr = appendFrames(t.limitFr, f.Number)
+}
+
 func (t *connTable) open(k connKey, f *Frame, midstream bool) *tcpConn {
 	if len(t.conns) >= t.c.opts.MaxConns {
 		// Make room: the oldest connection that has ended goes first.
@@ -301,8 +325,7 @@ func (t *connTable) open(k connKey, f *Frame, midstream bool) *tcpConn {
 		}
 	}
 	if len(t.conns) >= t.c.opts.MaxConns {
-		t.limit++
-		t.limitFr = appendFrames(t.limitFr, f.Number)
+		t.notFollowed(k, f)
 		return nil
 	}
 	conn := &tcpConn{key: k, midstream: midstream, subject: fmt.Sprintf("%v->%v", k.client, k.server)}
@@ -356,8 +379,12 @@ func (t *connTable) end(a *agg) {
 			t.slotTaken(a, server, r.taken, run)
 		}
 	}
-	if t.limit > 0 {
-		a.add(Warn, TCP002, "conns", t.limitFr, "more than %d session connections at once: %d were not followed", t.c.opts.MaxConns, t.limit)
+	if n := len(t.unfollowed); n > 0 {
+		more := ""
+		if t.unfollowedMore {
+			more = "more than "
+		}
+		a.add(Warn, TCP002, "conns", t.limitFr, "more than %d session connections at once: %s%d were not followed", t.c.opts.MaxConns, more, n)
 	}
 	if len(t.order) == 0 && t.retired == 0 {
 		a.add(Fail, SESS001, "none", nil, "no TCP connection to a session port (node-b's announced port or 34568): no session was seen")

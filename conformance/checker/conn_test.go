@@ -1,6 +1,8 @@
 package checker
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -50,6 +52,29 @@ func TestDialPort(t *testing.T) {
 			}
 			if v, ok := verdictOf(r, SESS006); !ok || v != Pass {
 				t.Errorf("got SESS-006 = %v (found %v), want the session still checked and passing", v, ok)
+			}
+		})
+	}
+}
+
+// TestConnectionLimitCounted: with MaxConns 1, connections beyond the
+// first are not followed, and TCP-002 counts them, not their segments,
+// citing each one's first segment.
+func TestConnectionLimitCounted(t *testing.T) {
+	for _, extra := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d-extra", extra), func(t *testing.T) {
+			b := newBuilder(t)
+			b.flow(hostA, hostB, 40010, 34568).connect()
+			var firsts []int
+			for i := range extra {
+				firsts = append(firsts, len(b.frames)+1)
+				b.flow(hostA, hostB, uint16(40011+i), 34568).connect() // 3 segments
+			}
+			r := feed(t, Options{MaxConns: 1}, b.frames)
+			want := fmt.Sprintf("more than 1 session connections at once: %d were not followed", extra)
+			fd, ok := findingWith(r, TCP002, "session connections at once")
+			if !ok || fd.Verdict != Warn || fd.Message != want || !slices.Equal(fd.Frames, firsts) {
+				t.Errorf("got TCP-002 %v (found %v), want a warning saying %q citing frames %v:\n%s", fd, ok, want, firsts, dump(r))
 			}
 		})
 	}

@@ -1,12 +1,16 @@
 package checker
 
 import (
+	"cmp"
+	"fmt"
 	"net"
 	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/gopacket/layers"
 
 	"l2hub/conformance"
 )
@@ -23,7 +27,6 @@ import (
 // flooding it elsewhere: node-a's dial target stays node-b's unicast
 // announce.
 func TestBroadcastAnnounceIsLearned(t *testing.T) {
-	hostC := host{mustMAC("52:54:00:12:34:0c"), netip.MustParseAddr("10.42.0.12")}
 	bcastMAC := mustMAC("ff:ff:ff:ff:ff:ff")
 	subnet := netip.MustParseAddr("10.42.0.255")
 	tests := []struct {
@@ -138,85 +141,304 @@ func TestNX10CountsRounds(t *testing.T) {
 // from the peer reached it) or its peer was there and it never asked;
 // when its ARP requests for the peer got no reply that reached it, or the
 // peer never appeared, no unicast copy could reach the wire, and DISC-006
-// only warns, saying so.
+// only warns, saying so. The finding cites the first ARP packet it rests
+// on. Announces the hub injected always fail: the injector has no ARP.
 func TestMulticastOnlyAndARP(t *testing.T) {
 	const req, rep = 1, 2
-	mcast := func(b *builder, n int) {
+	mcast := func(b *builder, n int, opts ...frameOpt) {
 		for range n {
-			b.add(b.udp(hostA, hostA.ip, groupMC, conformance.DiscoveryGroup, 37020, 37020, announceOf(t, conformance.RoleA)))
+			b.add(b.udp(hostA, hostA.ip, groupMC, conformance.DiscoveryGroup, 37020, 37020, announceOf(t, conformance.RoleA)), opts...)
 		}
 	}
 	ask := func(b *builder, opts ...frameOpt) {
 		b.wait(time.Second) // a retry, not a copy (dedupe.go)
 		b.add(b.arp(req, hostA, hostA.ip, hostB), opts...)
 	}
-	injected := func(f *Frame) { f.Injected = true }
 	tests := []struct {
 		name    string
 		run     func(b *builder)
 		verdict Verdict
-		want    string
+		want    string // "": no DISC-006 finding about the sender
+		about   string // the sender's name in the finding, if not "node-a"
+		cites   []int  // frames the finding must cite
 	}{
 		{"arp-answered", func(b *builder) {
 			ask(b)
 			b.add(b.arp(rep, hostB, hostB.ip, hostA))
 			mcast(b, 3)
-		}, Fail, "node-a sent 3 announces to the multicast group and none by unicast, 3 of them after ARP gave it 10.42.0.11's MAC (frame 2): receivers drop"},
+		}, Fail, "node-a sent 3 announces to the multicast group and none by unicast, 3 of them after ARP gave it 10.42.0.11's MAC (frame 2): receivers drop", "", nil},
 		{"peer-asked-for-it", func(b *builder) {
 			b.add(b.arp(req, hostB, hostB.ip, hostA))
 			mcast(b, 2)
-		}, Fail, "2 of them after ARP gave it 10.42.0.11's MAC (frame 1)"},
+		}, Fail, "2 of them after ARP gave it 10.42.0.11's MAC (frame 1)", "", nil},
 		{"peer-there-never-asked", func(b *builder) {
 			b.announce(hostB, announceOf(t, conformance.RoleB))
 			mcast(b, 3)
-		}, Fail, "node-a sent 3 announces to the multicast group and none by unicast: receivers drop"},
+		}, Fail, "node-a sent 3 announces to the multicast group and none by unicast: receivers drop", "", nil},
 		{"arp-unanswered", func(b *builder) {
 			for range 4 {
 				mcast(b, 1)
 				ask(b)
 			}
-		}, Warn, "no unicast announce on the wire: node-a's ARP requests for 10.42.0.11 got no reply (4 requests), and without its peer's MAC a node sends no unicast copy; its 4 announces"},
+		}, Warn, "no unicast announce on the wire: node-a's ARP requests for 10.42.0.11 got no reply (4 requests), and without its peer's MAC a node sends no unicast copy; its 4 announces", "", nil},
 		{"arp-unanswered-peer-there", func(b *builder) {
 			b.announce(hostB, announceOf(t, conformance.RoleB))
 			ask(b)
 			mcast(b, 3)
-		}, Warn, "node-a's ARP requests for 10.42.0.11 got no reply (1 request)"},
+		}, Warn, "node-a's ARP requests for 10.42.0.11 got no reply (1 request)", "", nil},
 		{"arp-dropped", func(b *builder) {
 			b.announce(hostB, announceOf(t, conformance.RoleB))
 			ask(b, dropped)
 			ask(b)
 			ask(b, dropped)
 			mcast(b, 3)
-		}, Warn, "got no reply (3 requests, 2 dropped by the hub)"},
+		}, Warn, "got no reply (3 requests, 2 dropped by the hub)", "", nil},
 		{"reply-dropped", func(b *builder) {
 			ask(b)
 			b.add(b.arp(rep, hostB, hostB.ip, hostA), dropped)
 			mcast(b, 3)
-		}, Warn, "got no reply that reached it (1 request; the hub dropped the reply)"},
+		}, Warn, "got no reply that reached it (1 request; the hub dropped the reply)", "", nil},
 		{"answered-late", func(b *builder) {
 			ask(b)
 			mcast(b, 3)
 			b.add(b.arp(rep, hostB, hostB.ip, hostA))
 			mcast(b, 1)
-		}, Warn, "no unicast announce on the wire: ARP gave node-a 10.42.0.11's MAC only at frame 5, and it sent 1 announce to the multicast group after, too few to tell"},
+		}, Warn, "no unicast announce on the wire: ARP gave node-a 10.42.0.11's MAC only at frame 5, and it sent 1 announce to the multicast group after, too few to tell", "", nil},
 		{"peer-never-appeared", func(b *builder) {
 			mcast(b, 3)
-		}, Warn, "but its peer 10.42.0.11 sent nothing and no ARP request for it was seen"},
+		}, Warn, "but its peer 10.42.0.11 sent nothing and no ARP request for it was seen", "", nil},
 		{"injected-request-is-not-its-own", func(b *builder) {
 			b.announce(hostB, announceOf(t, conformance.RoleB))
 			ask(b, injected)
 			mcast(b, 3)
-		}, Fail, "none by unicast: receivers drop"},
+		}, Fail, "none by unicast: receivers drop", "", nil},
+		{"answered-twice-cites-first-reply", func(b *builder) {
+			ask(b)
+			b.add(b.arp(rep, hostB, hostB.ip, hostA)) // frame 2
+			b.wait(time.Second)
+			b.add(b.arp(rep, hostB, hostB.ip, hostA))
+			mcast(b, 3)
+		}, Fail, "3 of them after ARP gave it 10.42.0.11's MAC (frame 2)", "", []int{2}},
+		{"unanswered-cites-first-request", func(b *builder) {
+			for range 3 {
+				ask(b) // frames 1 to 3
+			}
+			mcast(b, 3)
+		}, Warn, "node-a's ARP requests for 10.42.0.11 got no reply (3 requests)", "", []int{1}},
+		{"all-requests-dropped", func(b *builder) {
+			b.announce(hostB, announceOf(t, conformance.RoleB))
+			ask(b, dropped)
+			ask(b, dropped)
+			mcast(b, 3)
+		}, Warn, "got no reply (2 requests, all dropped by the hub)", "", nil},
+		{"peer-request-dropped-is-no-lost-reply", func(b *builder) {
+			ask(b)
+			b.add(b.arp(req, hostB, hostB.ip, hostA), dropped)
+			mcast(b, 3)
+		}, Warn, "node-a's ARP requests for 10.42.0.11 got no reply (1 request)", "", nil},
+		{"peer-heard-by-arp-only", func(b *builder) {
+			b.add(b.arp(req, hostB, hostB.ip, hostC)) // node-b was there
+			mcast(b, 3)
+		}, Fail, "node-a sent 3 announces to the multicast group and none by unicast: receivers drop", "", nil},
+		{"single-announce-not-judged", func(b *builder) {
+			// The capture may end between a round's two copies.
+			b.announce(hostB, announceOf(t, conformance.RoleB))
+			mcast(b, 1)
+		}, 0, "", "", nil},
+		// The injector has no ARP of its own: neither node-a's ARP nor
+		// node-b's silence excuses announces the hub injected.
+		{"injected-peer-silent", func(b *builder) {
+			for range 3 {
+				b.wait(64 * time.Millisecond)
+				mcast(b, 1, injected)
+			}
+		}, Fail, "node-a (injected) sent 3 announces to the multicast group and none by unicast: receivers drop", "node-a (injected)", nil},
+		{"injected-node-a-resolved", func(b *builder) {
+			b.add(b.arp(req, hostA, hostA.ip, hostB))
+			b.add(b.arp(rep, hostB, hostB.ip, hostA))
+			b.announce(hostA, announceOf(t, conformance.RoleA))
+			for range 3 {
+				b.wait(64 * time.Millisecond)
+				mcast(b, 1, injected)
+			}
+		}, Fail, "node-a (injected) sent 3 announces to the multicast group and none by unicast: receivers drop", "node-a (injected)", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := newBuilder(t)
 			tt.run(b)
 			r := feed(t, Options{}, b.frames)
-			fd, ok := findingWith(r, DISC006, "node-a")
+			about := cmp.Or(tt.about, "node-a")
+			fd, ok := findingWith(r, DISC006, about)
+			if tt.want == "" {
+				if ok {
+					t.Errorf("got %v, want no DISC-006 finding about %s:\n%s", fd, about, dump(r))
+				}
+				return
+			}
 			if !ok || fd.Verdict != tt.verdict || !strings.Contains(fd.Message, tt.want) {
 				t.Errorf("got DISC-006 %v (found %v), want %v saying %q:\n%s", fd, ok, tt.verdict, tt.want, dump(r))
 			}
+			for _, n := range tt.cites {
+				if !slices.Contains(fd.Frames, n) {
+					t.Errorf("got DISC-006 citing frames %v, want frame %d among them", fd.Frames, n)
+				}
+			}
 		})
+	}
+}
+
+// TestGroupAnnounceOnWrongMAC: an announce to 239.42.0.1 on another
+// Ethernet address than the group's (01:00:5e:2a:00:01) fails DISC-006:
+// receivers' NICs filter it out.
+func TestGroupAnnounceOnWrongMAC(t *testing.T) {
+	b := newBuilder(t)
+	announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+	bad := b.add(b.udp(hostA, hostA.ip, mustMAC("01:00:5e:00:00:01"), conformance.DiscoveryGroup, 37020, 37020, announceOf(t, conformance.RoleA)))
+	r := feed(t, Options{}, b.frames)
+	fd, ok := findingWith(r, DISC006, "destination MAC 01:00:5e:00:00:01")
+	if !ok || fd.Verdict != Fail || !slices.Contains(fd.Frames, bad) {
+		t.Errorf("got DISC-006 %v (found %v), want a failure citing frame %d:\n%s", fd, ok, bad, dump(r))
+	}
+}
+
+// TestMilestoneNeedsOwnAddress: node-a announced from an address that is
+// not node-a's fails DISC-005 and is no "nexus discovery ok" milestone.
+func TestMilestoneNeedsOwnAddress(t *testing.T) {
+	b := newBuilder(t)
+	b.add(b.udp(hostC, hostC.ip, hostB.mac, hostB.ip, 37020, 37020, announceOf(t, conformance.RoleA)))
+	r, n := milestoneCount(t, b.frames, "nexus discovery ok node-a")
+	if fd, ok := findingWith(r, DISC005, "node-a announced from 10.42.0.12"); !ok || fd.Verdict != Fail || n != 0 {
+		t.Errorf("got DISC-005 %v (found %v) and %d milestones, want a failure and none:\n%s", fd, ok, n, dump(r))
+	}
+}
+
+// TestAnnounceStorm: stormRounds+1 rounds within 64 ms is a storm: DISC-007
+// warns, citing the round that made the first storm and counting storms.
+// Rounds 8 ms apart, 64 ms for nine, are not one.
+func TestAnnounceStorm(t *testing.T) {
+	tests := []struct {
+		name  string
+		step  time.Duration
+		storm bool
+	}{
+		{"7ms-apart", 7 * time.Millisecond, true},
+		{"8ms-apart-exactly-the-window", 8 * time.Millisecond, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBuilder(t)
+			b.step = tt.step
+			var frames []int
+			for range 10 {
+				frames = append(frames, b.add(b.udp(hostA, hostA.ip, groupMC, conformance.DiscoveryGroup, 37020, 37020, announceOf(t, conformance.RoleA))))
+			}
+			r := feed(t, Options{}, b.frames)
+			fd, ok := findingWith(r, DISC007, "announce rounds within")
+			switch {
+			case !tt.storm && ok:
+				t.Errorf("got %v, want no storm", fd)
+			case tt.storm && (!ok || fd.Verdict != Warn || !slices.Equal(fd.Frames, []int{frames[8]}) || !strings.Contains(fd.Message, "2 times")):
+				t.Errorf("got DISC-007 %v (found %v), want a storm warning citing frame %d, 2 times:\n%s", fd, ok, frames[8], dump(r))
+			}
+		})
+	}
+}
+
+// TestAnnouncedPortWarns: a node announcing another session port than the
+// OS's (34567 for node-a) gets a DISC-005 warning.
+func TestAnnouncedPortWarns(t *testing.T) {
+	a := conformance.RoleA.Announce()
+	a.Port = 40000
+	b := newBuilder(t)
+	announceRounds(b, 2, marshalAnnounce(t, a), announceOf(t, conformance.RoleB))
+	r := feed(t, Options{}, b.frames)
+	want := "node-a announces session port 40000, the OS's is 34567"
+	if fd, ok := findingWith(r, DISC005, want); !ok || fd.Verdict != Warn {
+		t.Errorf("got DISC-005 %v (found %v), want a warning saying %q:\n%s", fd, ok, want, dump(r))
+	}
+}
+
+// TestAnnounceChangeCitesBoth: DISC-004's failure cites the first announce
+// and the one that changed it.
+func TestAnnounceChangeCitesBoth(t *testing.T) {
+	a := conformance.RoleA.Announce()
+	b := newBuilder(t)
+	first, _ := b.announce(hostA, marshalAnnounce(t, a))
+	a.Port = 40000
+	b.wait(time.Second)
+	changed, _ := b.announce(hostA, marshalAnnounce(t, a))
+	r := feed(t, Options{}, b.frames)
+	fd, ok := findingWith(r, DISC004, "node-a changed its announce")
+	if !ok || fd.Verdict != Fail || !slices.Contains(fd.Frames, first) || !slices.Contains(fd.Frames, changed) {
+		t.Errorf("got DISC-004 %v (found %v), want a failure citing frames %d and %d:\n%s", fd, ok, first, changed, dump(r))
+	}
+}
+
+// TestTooManyDeviceIDsCounted: the checker follows at most maxDevices
+// device ids and says how many announces beyond them it did not follow.
+func TestTooManyDeviceIDsCounted(t *testing.T) {
+	b := newBuilder(t)
+	for i := range maxDevices + 2 {
+		a := conformance.RoleB.Announce()
+		a.DeviceID = fmt.Sprintf("dev-%d", i)
+		b.add(b.udp(hostB, hostB.ip, hostA.mac, hostA.ip, 37020, 37020, marshalAnnounce(t, a)))
+	}
+	r := feed(t, Options{}, b.frames)
+	want := fmt.Sprintf("more than %d device ids: 2 announces were not followed", maxDevices)
+	if fd, ok := findingWith(r, DISC004, "device ids:"); !ok || fd.Verdict != Warn || fd.Message != want {
+		t.Errorf("got DISC-004 %v (found %v), want a warning saying %q:\n%s", fd, ok, want, dump(r))
+	}
+}
+
+// TestDiscoveryStateBounded: ARP state, announced ports and cadence gaps
+// are bounded however many addresses, ports and rounds a capture holds.
+func TestDiscoveryStateBounded(t *testing.T) {
+	b := newBuilder(t)
+	for i := range 100 {
+		h := host{mustMAC(fmt.Sprintf("52:54:00:12:35:%02x", i)), netip.AddrFrom4([4]byte{10, 42, 0, byte(100 + i)})}
+		b.add(b.arp(layers.ARPRequest, h, h.ip, hostA))
+	}
+	for i := range maxPorts + 10 {
+		a := conformance.RoleB.Announce()
+		a.Port = uint16(40000 + i)
+		b.wait(time.Second)
+		b.add(b.udp(hostB, hostB.ip, hostA.mac, hostA.ip, 37020, 37020, marshalAnnounce(t, a)))
+	}
+	for range maxGapSample + 10 {
+		b.wait(64 * time.Millisecond)
+		b.add(b.udp(hostA, hostA.ip, groupMC, conformance.DiscoveryGroup, 37020, 37020, announceOf(t, conformance.RoleA)))
+	}
+	c, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, f := range b.frames {
+		if err := c.Feed(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Report()
+	d := &c.disc
+	if len(d.arps) > maxSources || len(d.ports) > maxPorts {
+		t.Errorf("got %d ARP states and %d ports, want at most %d and %d", len(d.arps), len(d.ports), maxSources, maxPorts)
+	}
+	for _, s := range d.sources {
+		if len(s.rounds.gaps) > maxGapSample {
+			t.Errorf("got %d gaps kept for %v, want at most %d", len(s.rounds.gaps), s.ip, maxGapSample)
+		}
+	}
+}
+
+// TestBroadcasterGetsNoNX09: NX-09 says announces are never broadcast, so
+// a sender that broadcast one earns neither it nor DISC-006's pass.
+func TestBroadcasterGetsNoNX09(t *testing.T) {
+	b := newBuilder(t)
+	b.announce(hostA, announceOf(t, conformance.RoleA))
+	b.add(b.udp(hostA, hostA.ip, mustMAC("ff:ff:ff:ff:ff:ff"), netip.MustParseAddr("10.42.0.255"), 37020, 37020, announceOf(t, conformance.RoleA)))
+	r := feed(t, Options{}, b.frames)
+	if fd, ok := r.First(NX09); ok {
+		t.Errorf("got %v, want no NX-09: node-a broadcast:\n%s", fd, dump(r))
 	}
 }

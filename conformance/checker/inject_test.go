@@ -283,7 +283,6 @@ func TestInjectedFrameReachesOnlyItsPort(t *testing.T) {
 		}
 	})
 
-	hostC := host{mustMAC("52:54:00:12:34:0c"), netip.MustParseAddr("10.42.0.12")}
 	for _, tt := range []struct {
 		name           string
 		dstMAC         string
@@ -354,7 +353,6 @@ func TestInjectedAnnounceIsNotTheNode(t *testing.T) {
 	spoof.Static = conformance.RoleA.StaticKey().Public
 	spoofed, err := spoof.MarshalBinary()
 	must(t, err)
-	hostC := host{mustMAC("52:54:00:12:34:0c"), netip.MustParseAddr("10.42.0.12")}
 	for _, tt := range []struct {
 		name    string
 		from    host
@@ -754,5 +752,31 @@ func TestAddressFollowsNewestSender(t *testing.T) {
 	r := runOnPorts(t, evs)
 	if fd, ok := findingWith(r, SESS001, "dialled 10.42.0.12:34568"); !ok || fd.Verdict != Fail {
 		t.Errorf("got SESS-001 %v (found %v), want node-a's dial to 10.42.0.12 failed: the copy to its port was dropped:\n%s", fd, ok, dump(r))
+	}
+}
+
+// TestInjectPortsBounded: injected frames are counted apart for at most
+// maxInjectPorts ports; more fold into one count.
+func TestInjectPortsBounded(t *testing.T) {
+	b := newBuilder(t)
+	for i := range maxInjectPorts + 4 {
+		port := fmt.Sprintf("p%d", i)
+		b.add(b.udp(hostA, hostA.ip, hostB.mac, hostB.ip, 37020, 37020, announceOf(t, conformance.RoleA)), func(f *Frame) {
+			f.Injected, f.Port, f.Dir = true, port, DirEgress
+		})
+	}
+	c, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, f := range b.frames {
+		if err := c.Feed(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Report()
+	if len(c.injected) > maxInjectPorts+1 {
+		t.Errorf("got %d injected-port counts, want at most %d", len(c.injected), maxInjectPorts+1)
 	}
 }

@@ -2,6 +2,7 @@ package checker
 
 import (
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -487,4 +488,16 @@ func TestGarbageRecordsSkipped(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOutstandingRequestsBounded: the checker keeps at most maxPending
+// unanswered requests per connection and says how many it let go.
+func TestOutstandingRequestsBounded(t *testing.T) {
+	s := newScript(t).handshake().ladder()
+	req := conformance.BringUpRequests()[0]
+	for range maxPending + 6 {
+		s.add(0, s.Request(0, req.Service, req.Payload))
+	}
+	checkFindings(t, s, want{id: PROXY002, verdict: Warn,
+		msg: fmt.Sprintf("more than %d requests outstanding on 10.42.0.10:40010->10.42.0.11:34568: 6 were not matched", maxPending)})
 }

@@ -2,8 +2,11 @@ package checker
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/gopacket/layers"
 
 	"l2hub/conformance"
 )
@@ -73,13 +76,46 @@ func TestStreamReassembly(t *testing.T) {
 	}
 }
 
+// TestKeepaliveIsNotRetransmission: a keep-alive probe resends one byte,
+// the stream's last (snd.nxt-1); a resend of the last two is a
+// retransmission.
 func TestKeepaliveIsNotRetransmission(t *testing.T) {
-	s := stream{maxBuffered: DefaultMaxBuffered}
-	s.segment(100, nil, tcpSYN, 1, nil, nil)
-	s.segment(101, []byte("abc"), tcpACK, 2, nil, nil)
-	s.segment(103, []byte("c"), tcpACK, 3, nil, nil) // snd.nxt-1, one byte
-	if s.keepalives != 1 || s.retrans != 0 {
-		t.Errorf("got %d keep-alives, %d retransmissions, want 1 and 0", s.keepalives, s.retrans)
+	tests := []struct {
+		name                string
+		seq                 uint32
+		data                string
+		keepalives, retrans int
+	}{
+		{"last-byte-is-keepalive", 103, "c", 1, 0},
+		{"last-two-bytes-are-retransmission", 102, "bc", 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := stream{maxBuffered: DefaultMaxBuffered}
+			s.segment(100, nil, tcpSYN, 1, nil, nil)
+			s.segment(101, []byte("abc"), tcpACK, 2, nil, nil)
+			s.segment(tt.seq, []byte(tt.data), tcpACK, 3, nil, nil)
+			if s.keepalives != tt.keepalives || s.retrans != tt.retrans {
+				t.Errorf("got %d keep-alives, %d retransmissions, want %d and %d", s.keepalives, s.retrans, tt.keepalives, tt.retrans)
+			}
+		})
+	}
+}
+
+// TestFarAheadSegmentIgnored: a segment more than 1 MiB ahead of its
+// stream is not buffered, and TCP-002 warns of it.
+func TestFarAheadSegmentIgnored(t *testing.T) {
+	b := newBuilder(t)
+	f := b.flow(hostA, hostB, 40010, 34568)
+	f.connect()
+	far := b.add(f.tcp(0, f.isn[0]+1+2<<20, layers.TCP{ACK: true, PSH: true}, make([]byte, 100)))
+	r := feed(t, Options{}, b.frames)
+	fd, ok := findingWith(r, TCP002, "1 segments from node-a lie more than 1 MiB ahead")
+	if !ok || fd.Verdict != Warn || !slices.Contains(fd.Frames, far) {
+		t.Errorf("got TCP-002 %v (found %v), want a warning citing frame %d:\n%s", fd, ok, far, dump(r))
+	}
+	if fd, ok := r.First(TCP003); ok {
+		t.Errorf("got %v, want the far segment not buffered as bytes beyond a hole:\n%s", fd, dump(r))
 	}
 }
 

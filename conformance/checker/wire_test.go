@@ -22,6 +22,7 @@ type host struct {
 var (
 	hostA   = host{mustMAC("52:54:00:12:34:0a"), netip.MustParseAddr("10.42.0.10")}
 	hostB   = host{mustMAC("52:54:00:12:34:0b"), netip.MustParseAddr("10.42.0.11")}
+	hostC   = host{mustMAC("52:54:00:12:34:0c"), netip.MustParseAddr("10.42.0.12")} // a third VM
 	groupMC = mustMAC("01:00:5e:2a:00:01")
 )
 
@@ -51,6 +52,9 @@ func newBuilder(t testing.TB) *builder {
 type frameOpt func(*Frame)
 
 func dropped(f *Frame) { f.Dropped, f.Why = true, "a->b: rule loss: drop" }
+
+// injected marks a frame the hub injected, not one a VM sent.
+func injected(f *Frame) { f.Injected = true }
 
 func (b *builder) add(data []byte, opts ...frameOpt) int {
 	b.now = b.now.Add(b.step)
@@ -125,8 +129,13 @@ func (b *builder) announce(from host, payload []byte, opts ...frameOpt) (mcast, 
 	return mcast, ucast
 }
 
+// announceOf is the announce the OS's role r sends.
 func announceOf(t testing.TB, r conformance.Role) []byte {
-	p, err := r.Announce().MarshalBinary()
+	return marshalAnnounce(t, r.Announce())
+}
+
+func marshalAnnounce(t testing.TB, a conformance.Announce) []byte {
+	p, err := a.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
