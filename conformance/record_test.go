@@ -244,3 +244,11 @@ func TestCheckRecordPadding(t *testing.T) {
 		})
 	}
 }
+
+// A plaintext longer than the class's fixed size is rejected, like a shorter one.
+func TestRecordPlainRejectsLongPlaintext(t *testing.T) {
+	long := make([]byte, RequestPlainLen+1)
+	if _, err := ParseRecordPlain(RequestRecord, long); !errors.Is(err, ErrBadLength) {
+		t.Errorf("%d-byte request plaintext: error %v, want ErrBadLength", len(long), err)
+	}
+}

@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -140,4 +141,56 @@ func TestFailuresComeFirst(t *testing.T) {
 	if !strings.HasPrefix(lines[0], "nexus-v1 check: FAIL: ") || !strings.HasPrefix(lines[1], "FAIL SESS-003") {
 		t.Errorf("got report\n%s\nwant the verdict line, then the first failure", text.String())
 	}
+}
+
+// stdFrame is m with the noise-xk profile's u32be length prefix.
+func stdFrame(t *testing.T, m []byte) []byte {
+	t.Helper()
+	f, err := conformance.AppendFrame(nil, m)
+	must(t, err)
+	return f
+}
+
+// feedStd checks s's frames under the noise-xk profile.
+func feedStd(t *testing.T, s *script) Report {
+	t.Helper()
+	b, _ := runScriptFlow(t, s, 1460)
+	return feed(t, Options{Profile: ProfileNoiseXK}, b.frames)
+}
+
+// A noise-xk msg1 shorter than the spec's, with a consistent length prefix,
+// is a SESS-002 size failure, not only an unreadable msg1.
+func TestStdShortMsg1FailsSize(t *testing.T) {
+	s := stdScript(t)
+	m1 := s.msgs[0].data[conformance.FrameHeaderLen:]
+	s.msgs[0].data = stdFrame(t, m1[:len(m1)-8])
+	wantFindings(t, feedStd(t, s), want{id: SESS002, verdict: Fail, msg: "msg1 is 40 bytes, the spec's is 48"})
+}
+
+// A length prefix above 65535 on node-a's msg3 is judged at the end of the
+// turn, naming the message: "msg3 has no valid u32be length prefix".
+func TestStdMsg3BadLengthPrefixNamesMsg3(t *testing.T) {
+	s := stdScript(t)
+	binary.BigEndian.PutUint32(s.msgs[2].data, 0x00010000)
+	wantFindings(t, feedStd(t, s), want{id: SESS002, verdict: Fail, msg: "node-a's msg3 has no valid u32be length prefix: it reads 65536"})
+}
+
+// A noise-xk transport message of exactly 65535 bytes is valid framing.
+func TestStdMaxSizeFrameIsValid(t *testing.T) {
+	s := stdScript(t)
+	i, err := conformance.NewStdHandshake(conformance.BringUpStdConfig(conformance.RoleA))
+	must(t, err)
+	r, err := conformance.NewStdHandshake(conformance.BringUpStdConfig(conformance.RoleB))
+	must(t, err)
+	for k, h := range []*conformance.StdHandshake{i, r, i} {
+		m, err := h.WriteMessage(nil)
+		must(t, err)
+		_, err = []*conformance.StdHandshake{r, i, r}[k].ReadMessage(m)
+		must(t, err)
+	}
+	keys, err := r.Keys()
+	must(t, err)
+	big := conformance.NewRecordCipher(keys.I2R, 1).Seal(nil, make([]byte, conformance.MaxFrameLen-16))
+	s.add(0, stdFrame(t, big))
+	wantFindings(t, feedStd(t, s), want{id: SESS002, verdict: Fail, msg: "above the Noise maximum", absent: true})
 }

@@ -25,6 +25,14 @@ type want struct {
 func checkFindings(t *testing.T, s *script, ws ...want) Report {
 	t.Helper()
 	r := feed(t, Options{}, runScript(t, s, 1460).frames)
+	wantFindings(t, r, ws...)
+	return r
+}
+
+// wantFindings fails t unless r has a finding like each of ws (or, where
+// absent, none like it).
+func wantFindings(t *testing.T, r Report, ws ...want) {
+	t.Helper()
 	for _, w := range ws {
 		found := false
 		for _, f := range r.Findings {
@@ -40,7 +48,6 @@ func checkFindings(t *testing.T, s *script, ws ...want) Report {
 			t.Errorf("got no %s %v finding containing %q:\n%s", w.id, w.verdict, w.msg, dump(r))
 		}
 	}
-	return r
 }
 
 // TestProxyVerdictIgnoresMagic: node-a's verdict is §5.3's (status, length,
@@ -500,4 +507,66 @@ func TestOutstandingRequestsBounded(t *testing.T) {
 	}
 	checkFindings(t, s, want{id: PROXY002, verdict: Warn,
 		msg: fmt.Sprintf("more than %d requests outstanding on 10.42.0.10:40010->10.42.0.11:34568: 6 were not matched", maxPending)})
+}
+
+// nexusTranscript runs a nexus-v1 handshake with the given ephemerals (the
+// zero KeyPair keeps a node's bring-up one) and returns msg1..msg3.
+func nexusTranscript(t *testing.T, ea, eb conformance.KeyPair) [3][]byte {
+	t.Helper()
+	ca, cb := conformance.BringUpNexusConfig(conformance.RoleA), conformance.BringUpNexusConfig(conformance.RoleB)
+	if ea != (conformance.KeyPair{}) {
+		ca.Ephemeral = ea
+	}
+	if eb != (conformance.KeyPair{}) {
+		cb.Ephemeral = eb
+	}
+	i, r := conformance.NewNexusInitiator(ca), conformance.NewNexusResponder(cb)
+	m1, err := i.WriteMsg1()
+	must(t, err)
+	must(t, r.ReadMsg1(m1))
+	m2, err := r.WriteMsg2()
+	must(t, err)
+	must(t, i.ReadMsg2(m2))
+	m3, err := i.WriteMsg3()
+	must(t, err)
+	must(t, r.ReadMsg3(m3))
+	return [3][]byte{m1, m2, m3}
+}
+
+// A transcript neither of whose ephemerals is a bring-up key cannot be
+// checked: SESS-004 must say so with a warning, not pass it quietly.
+func TestUndecryptableTranscriptWarns(t *testing.T) {
+	hs := nexusTranscript(t, conformance.BringUpKeyPair(0x42, 1), conformance.BringUpKeyPair(0x43, 2))
+	s := newScript(t).add(0, hs[0]).add(1, hs[1]).add(0, hs[2])
+	checkFindings(t, s,
+		want{id: SESS004, verdict: Warn, msg: "cannot be decrypted passively"},
+		want{id: SESS004, verdict: Pass, absent: true})
+}
+
+// When node-b's ephemeral is not its bring-up one, the transcript is
+// verified from node-a's side: a msg3 that is not what node-a's bring-up
+// keys give must fail SESS-004, not verify.
+func TestNexusMsg3CheckedFromNodeASide(t *testing.T) {
+	hs := nexusTranscript(t, conformance.KeyPair{}, conformance.BringUpKeyPair(0x43, 2))
+	m3 := append([]byte(nil), hs[2]...)
+	m3[40] ^= 1
+	s := newScript(t).add(0, hs[0]).add(1, hs[1]).add(0, m3)
+	checkFindings(t, s,
+		want{id: SESS004, verdict: Fail, msg: "msg3 is not what node-a's bring-up keys give"},
+		want{id: SESS004, verdict: Pass, absent: true})
+}
+
+// A request sealed maxNonceSkip nonces past node-b's receive nonce is still
+// found at its 275 bytes (the checker's window includes n+maxNonceSkip): a
+// MUX-003 warning at n=6, not a record left waiting for 531 bytes at the
+// end of the capture.
+func TestRequestAtEdgeOfNonceWindowIsSized(t *testing.T) {
+	s := newScript(t).handshake().ladder()
+	for range maxNonceSkip {
+		_ = s.Request(0, conformance.ServiceBundle, listReq()) // never on the wire
+	}
+	s.add(0, s.Request(0, conformance.ServiceBundle, listReq())) // the capture's last record
+	checkFindings(t, s,
+		want{id: MUX003, verdict: Warn, msg: "node-a's request 0 decrypts at n=6, but node-b's receive nonce is 3"},
+		want{id: MUX001, verdict: Fail, absent: true})
 }
