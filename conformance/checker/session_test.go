@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"l2hub/conformance"
+	"l2hub/conformance/conformancetest"
 )
 
 // want is a finding a session test requires (or, with absent, forbids):
@@ -520,17 +521,7 @@ func nexusTranscript(t *testing.T, ea, eb conformance.KeyPair) [3][]byte {
 	if eb != (conformance.KeyPair{}) {
 		cb.Ephemeral = eb
 	}
-	i, r := conformance.NewNexusInitiator(ca), conformance.NewNexusResponder(cb)
-	m1, err := i.WriteMsg1()
-	must(t, err)
-	must(t, r.ReadMsg1(m1))
-	m2, err := r.WriteMsg2()
-	must(t, err)
-	must(t, i.ReadMsg2(m2))
-	m3, err := i.WriteMsg3()
-	must(t, err)
-	must(t, r.ReadMsg3(m3))
-	return [3][]byte{m1, m2, m3}
+	return conformancetest.NewTranscriptOf(t, ca, cb).Handshake
 }
 
 // A transcript neither of whose ephemerals is a bring-up key cannot be

@@ -21,8 +21,15 @@ type Transcript struct {
 // NewTranscript runs the handshake; any failure fails t.
 func NewTranscript(t testing.TB) *Transcript {
 	t.Helper()
-	i := conformance.NewNexusInitiator(conformance.BringUpNexusConfig(conformance.RoleA))
-	r := conformance.NewNexusResponder(conformance.BringUpNexusConfig(conformance.RoleB))
+	return NewTranscriptOf(t, conformance.BringUpNexusConfig(conformance.RoleA), conformance.BringUpNexusConfig(conformance.RoleB))
+}
+
+// NewTranscriptOf runs the handshake between node A configured as a and
+// node B as b (another ephemeral, say); any failure fails t.
+func NewTranscriptOf(t testing.TB, a, b conformance.NexusConfig) *Transcript {
+	t.Helper()
+	i := conformance.NewNexusInitiator(a)
+	r := conformance.NewNexusResponder(b)
 	m1, err := i.WriteMsg1()
 	must(t, err)
 	must(t, r.ReadMsg1(m1))
