@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -22,7 +21,6 @@ import (
 	"l2hub/conformance"
 	"l2hub/conformance/checker"
 	"l2hub/conformance/conformancetest"
-	"l2hub/internal/umask"
 	"l2hub/wireshark"
 )
 
@@ -151,6 +149,8 @@ func TestAnnounces(t *testing.T) {
 		{"bad magic", 37020, edit(func(p []byte) []byte { p[3] = 'C'; return p }), "BadMagic", "", "", "announce ignored (malformed): BadMagic"},
 		{"version 2", 37020, edit(func(p []byte) []byte { p[4] = 2; return p }), "UnsupportedVersion(2)", "", "", "UnsupportedVersion(2)"},
 		{"empty device id", 37020, edit(func(p []byte) []byte { p[5] = 0; return p }), "InvalidInput: device id length 0, not 1..64", "", "", "device id length 0"},
+		{"device id of 65 bytes", 37020, slices.Concat([]byte("NXSB\x01\x41"), bytes.Repeat([]byte("d"), 65), a[12:46], []byte{0}),
+			"InvalidInput: device id length 65, not 1..64", "", "", "device id length 65"},
 		{"cut inside the device id", 37020, a[:9], "Truncated", "", "", "announce ignored (malformed): Truncated"},
 		{"truncated", 37020, a[:50], "Truncated", "node-a", "node-a static, derive_test_secret(D0, 34567)", "announce ignored (malformed): Truncated"},
 		{"device id not UTF-8", 37020, edit(func(p []byte) []byte { p[6] = 0xff; return p }), "Utf8: device id", `"\xffode-a"`, "", "Utf8"},
@@ -185,9 +185,20 @@ func TestAnnounces(t *testing.T) {
 		}(), "InvalidInput: 17 services, more than 16", "node9", "unknown", "more than 16"},
 		{"node-b with node-a's key, truncated", 37020, func() []byte { p := announce(t, conformance.RoleB); copy(p[14:46], a[14:46]); return p[:47] }(),
 			"Truncated", "node-b", "node-a static, derive_test_secret(D0, 34567)", "Truncated"},
+		{"empty service name", 37020, manyServices(1, 0), "InvalidInput: service name length 0, not 1..64", "node-a", "node-a static, derive_test_secret(D0, 34567)", "service name length 0"},
+		// The OS reads 256 bytes: an announce of exactly 256 is read whole.
+		{"exactly the 256 bytes the OS reads", 37020, func() []byte {
+			p := append(append([]byte(nil), a[:46]...), 4)
+			for _, l := range []int{64, 64, 64, 13} {
+				p = append(append(p, byte(l)), bytes.Repeat([]byte("s"), l)...)
+			}
+			return p
+		}(), "ok", "node-a", "node-a static, derive_test_secret(D0, 34567)", ""},
 		{"service name of 65 bytes", 37020, manyServices(1, 65), "InvalidInput: service name length 65, not 1..64", "node-a", "node-a static, derive_test_secret(D0, 34567)", "not 1..64"},
 		// §2.3: smoltcp drops a datagram above 512 bytes, so dsoftbusd never
 		// decodes it; the checker (DISC-002) and the node count it dropped.
+		{"exactly the 512-byte UDP buffer", 37020, append(bytes.Clone(a), make([]byte, 512-len(a))...),
+			"ok", "node-a", "node-a static, derive_test_secret(D0, 34567)", "512 bytes; dsoftbusd reads 256"},
 		{"above the 512-byte UDP buffer", 37020, append(bytes.Clone(a), make([]byte, 600)...),
 			"dropped: 665 bytes, above the 512-byte UDP buffer; the OS sends at most 256", "", "", "665 bytes: a receiver drops datagrams above 512"},
 	}
@@ -763,6 +774,11 @@ func TestLadderBounds(t *testing.T) {
 		{"count above 8", 1, conformance.KindOpenBatch, batch(9), 0},
 		{"fewer events than the count", 1, conformance.KindOpenBatch, batch(3, ctl, bulk), 0},
 		{"stream id 0", 1, conformance.KindOpenBatch, batch(2, openEv(0, 0, "crossvm/control"), bulk), 0},
+		{"eight events", 1, conformance.KindOpenBatch, batch(8, ctl, bulk, openEv(3, 0, "c3"), openEv(4, 0, "c4"), openEv(5, 0, "c5"),
+			openEv(6, 0, "c6"), openEv(7, 0, "c7"), openEv(8, 0, "c8")), 0},
+		{"priority 7", 1, conformance.KindOpenBatch, batch(2, ctl, openEv(2, 7, "crossvm/bulk")), 0},
+		{"stream name of 64 bytes", 1, conformance.KindOpenBatch, batch(3, ctl, bulk, openEv(3, 0, strings.Repeat("c", 64))), 0},
+		{"event cut after its stream id", 1, conformance.KindOpenBatch, batch(3, ctl, bulk, ackEv(3, 0)[:5]), 0},
 		{"priority 9", 1, conformance.KindOpenBatch, batch(2, openEv(1, 9, "crossvm/control"), bulk), 0},
 		{"empty stream name", 1, conformance.KindOpenBatch, batch(2, ctl, openEv(2, 4, "")), 0},
 		{"stream name of 65 bytes", 1, conformance.KindOpenBatch, batch(2, ctl, openEv(2, 4, strings.Repeat("b", 65))), 0},
@@ -914,6 +930,8 @@ func TestProxyVerdicts(t *testing.T) {
 		{"a deny with a payload", []exchange{ask(1, []byte("SN\x01\x06\x01x"), 1, []byte{0})}, m(denies, unexpected)},
 		{"SM request with trailing bytes", []exchange{ask(1, append(sm("bundlemgrd"), 0), 0, smOK)}, nil},
 		{"SM reply of 5 bytes", []exchange{ask(1, sm("bundlemgrd"), 0, smOK[:5])}, m(rejects)},
+		{"SM reply of 12 bytes", []exchange{ask(1, sm("bundlemgrd"), 0, smOK[:12])}, m(rejects)},
+		{"a request filling its record", []exchange{ask(3, append([]byte("PK\x01\x01"), make([]byte, conformance.RequestPlainLen-3-4)...), 0, []byte("PK\x01\x81\x00"))}, nil},
 		{"SM reply op 0x87", []exchange{ask(1, sm("bundlemgrd"), 0, edit(smOK, 3, 0x87))}, m(rejects)},
 		{"SM reply not found", []exchange{ask(1, sm("nosuchd"), 0, conformance.AppendSMResponse(nil, conformance.SMStatusNotFound))}, m(rejects)},
 		{"SM reply version 9", []exchange{ask(1, sm("bundlemgrd"), 0, edit(smOK, 2, 9))}, nil},
@@ -1268,54 +1286,4 @@ func abbreviations(experts []string) []string {
 		}
 	}
 	return out
-}
-
-// Install with no folder installs into the personal one: with no tshark
-// to ask, ~/.local/lib/wireshark/plugins.
-func TestInstallDefaultsToPersonalDir(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("the personal folder is under %APPDATA% on Windows")
-	}
-	home := t.TempDir()
-	t.Setenv("HOME", home)
-	t.Setenv("PATH", "") // no tshark
-	path, err := wireshark.Install("")
-	if want := filepath.Join(home, ".local", "lib", "wireshark", "plugins", "nexus.lua"); err != nil || path != want {
-		t.Fatalf("got Install(\"\") = %q, %v, want %q", path, err, want)
-	}
-	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, wireshark.Plugin) {
-		t.Errorf("installed %d bytes (%v), want the plugin", len(got), err)
-	}
-}
-
-func TestInstall(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "plugins")
-	for range 2 { // a second install replaces the first
-		path, err := wireshark.Install(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := os.ReadFile(path)
-		must(t, err)
-		if !bytes.Equal(got, wireshark.Plugin) || filepath.Base(path) != "nexus.lua" {
-			t.Errorf("installed %s (%d bytes), want nexus.lua with the plugin", path, len(got))
-		}
-		fi, err := os.Stat(path)
-		must(t, err)
-		if want, err := umask.Apply(0o644); err != nil {
-			t.Fatal(err)
-		} else if fi.Mode().Perm() != want {
-			t.Errorf("mode %v, want %v (0644 less the umask)", fi.Mode().Perm(), want)
-		}
-	}
-	entries, err := os.ReadDir(dir)
-	must(t, err)
-	if len(entries) != 1 {
-		t.Errorf("plugin folder holds %d files, want 1 (no temporary left)", len(entries))
-	}
-	blocked := filepath.Join(t.TempDir(), "file")
-	must(t, os.WriteFile(blocked, nil, 0o644))
-	if _, err := wireshark.Install(filepath.Join(blocked, "plugins")); err == nil {
-		t.Error("install under a regular file succeeded")
-	}
 }
