@@ -409,16 +409,7 @@ func TestDiscoveryStateBounded(t *testing.T) {
 		b.wait(64 * time.Millisecond)
 		b.add(b.udp(hostA, hostA.ip, groupMC, conformance.DiscoveryGroup, 37020, 37020, announceOf(t, conformance.RoleA)))
 	}
-	c, err := New(Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	for _, f := range b.frames {
-		if err := c.Feed(f); err != nil {
-			t.Fatal(err)
-		}
-	}
+	c := fedChecker(t, Options{}, b.frames)
 	c.Report()
 	d := &c.disc
 	if len(d.arps) > maxSources || len(d.ports) > maxPorts {

@@ -765,16 +765,7 @@ func TestInjectPortsBounded(t *testing.T) {
 			f.Injected, f.Port, f.Dir = true, port, DirEgress
 		})
 	}
-	c, err := New(Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	for _, f := range b.frames {
-		if err := c.Feed(f); err != nil {
-			t.Fatal(err)
-		}
-	}
+	c := fedChecker(t, Options{}, b.frames)
 	c.Report()
 	if len(c.injected) > maxInjectPorts+1 {
 		t.Errorf("got %d injected-port counts, want at most %d", len(c.injected), maxInjectPorts+1)

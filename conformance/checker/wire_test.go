@@ -213,17 +213,24 @@ func (f *flow) close(side int, opts ...frameOpt) int {
 // feed runs frames through a fresh checker and returns its report.
 func feed(t testing.TB, opts Options, frames []Frame) Report {
 	t.Helper()
+	return fedChecker(t, opts, frames).Report()
+}
+
+// fedChecker runs frames through a fresh checker and returns it, for a
+// test that looks at its state; it is closed when the test ends.
+func fedChecker(t testing.TB, opts Options, frames []Frame) *Checker {
+	t.Helper()
 	c, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	for _, f := range frames {
 		if err := c.Feed(f); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return c.Report()
+	return c
 }
 
 func hostAP(r conformance.Role, port uint16) netip.AddrPort {
