@@ -71,6 +71,10 @@ ports:
 		{"bad-port-overflow", "ports:\n  - {name: a, transport: tcp, address: ':1', options: {overflow: block}}\n", `ports[0].options.overflow: "block": want pause`},
 		{"mode-not-a-value", "mode: [hub]\nports: []\n", "lab.yaml:1:7: mode: want a value, got a list"},
 		{"wrong-type-int", "queue: lots\nports: []\n", `lab.yaml:1:8: queue: want a whole number, got "lots"`},
+		// The decoder would truncate these to 2, 1500 and 100.
+		{"float-queue", "queue: 2.5\nports: []\n", `lab.yaml:1:8: queue: want a whole number, got "2.5"`},
+		{"float-max-frame", "max_frame: 1500.9\nports: []\n", `lab.yaml:1:12: max_frame: want a whole number, got "1500.9"`},
+		{"float-snaplen", "capture: {file: x.pcapng, snaplen: 100.5}\nports: []\n", `lab.yaml:1:36: capture.snaplen: want a whole number, got "100.5"`},
 		{"int-overflow", "max_frame: 99999999999999999999\nports: []\n", `lab.yaml:1:12: max_frame: want a whole number, got "99999999999999999999"`},
 		{"wrong-type-bool", "optional: maybe\nports: []\n", `lab.yaml:1:11: optional: want true or false, got "maybe"`},
 		{"wrong-type-duration", "aging: 30\nports: []\n", `lab.yaml:1:8: aging: want a duration such as 300s or 1m30s, got "30"`},

@@ -254,13 +254,14 @@ func (w *configWalker) fields(n *yaml.Node, t reflect.Type, path string, depth i
 // scalar checks that n decodes as a value of type t.
 func (w *configWalker) scalar(n *yaml.Node, t reflect.Type, path string) {
 	var want string
+	whole := false
 	switch {
 	case t == durationType:
 		want = "a duration such as 300s or 1m30s"
 	case t.Kind() == reflect.Bool:
 		want = "true or false"
 	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
-		want = "a whole number"
+		want, whole = "a whole number", true
 	case t.Kind() == reflect.String:
 		want = "a string"
 	default:
@@ -270,7 +271,9 @@ func (w *configWalker) scalar(n *yaml.Node, t reflect.Type, path string) {
 		w.errf(n, path, "want %s, got %s", want, yamlfile.Got(n))
 		return
 	}
-	if err := n.Decode(reflect.New(t).Interface()); err != nil {
+	// The decoder truncates a float into an integer (queue: 2.5 would be
+	// 2), so an integer field takes only what YAML reads as an integer.
+	if err := n.Decode(reflect.New(t).Interface()); err != nil || whole && n.ShortTag() != "!!int" {
 		w.errf(n, path, "want %s, got %q", want, n.Value)
 	}
 }
