@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub"
@@ -43,6 +45,7 @@ type Config struct {
 	Faults *filter.Flags `yaml:"-"`
 
 	source   string            // the file it came from, for messages
+	node     *yaml.Node        // the file's mapping (or a lab file's hub:), for the line and column of a field found wrong
 	where    map[string]string // port name -> "file:line:col" of its address, for bind errors
 	policyAt string            // "file:line:col" of the policy key, for a policy file that cannot be read
 	portAt   []string          // "file:line:col" of each of the file's own ports (its name), for duplicates

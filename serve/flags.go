@@ -84,13 +84,16 @@ func (f *Flags) Register(fs *pflag.FlagSet) {
 
 // BaseConfig is the config flags start from: file's, or with neither
 // ports nor peers the default two-port hub, or an empty switch; then every
-// --port value is added.
+// --port value is added. The file's is read, not validated: flags may give
+// what it leaves out (its ports, the capture file its capture options
+// need), so the caller validates the config once it is whole (Validate,
+// which names the file's line and column for what remains wrong there).
 func BaseConfig(file string, ports, peers []string) (Config, error) {
 	cfg := Config{Mode: hub.ModeSwitch}
 	switch {
 	case file != "":
 		var err error
-		if cfg, err = LoadConfig(file); err != nil {
+		if cfg, err = loadConfig(file); err != nil {
 			return cfg, err
 		}
 	case len(ports) == 0 && len(peers) == 0:
@@ -108,7 +111,7 @@ func BaseConfig(file string, ports, peers []string) (Config, error) {
 }
 
 // Config builds the config once the flag set is parsed: the config file
-// (if any), then the flags that were set on top, validated.
+// (if any), then the flags that were set on top, validated together.
 func (f *Flags) Config() (Config, error) {
 	cfg, err := BaseConfig(f.File, f.Ports, f.over.Peers)
 	if err != nil {
@@ -150,6 +153,18 @@ func (f *Flags) Config() (Config, error) {
 			field.set()
 			cfg.setBy(field.path, "--"+name)
 		}
+	}
+	if changed("policy") {
+		cfg.SetPolicyFile(o.Policy)
+	}
+	if c := &cfg.Capture; c.File != "" && c.File != capture.Stdout && capture.WritesStdout(c.File) {
+		// Another name of standard output (/dev/stdout, the file the
+		// shell sent it to) is the stream "-" is: a set-policy starts a
+		// section in it, never a numbered file beside it (/dev/stdout-0001).
+		c.File = capture.Stdout
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
 	}
 	// A token comes from a flag, else the environment, else the config
 	// file. The environment winning over the file is said: a variable
@@ -203,20 +218,11 @@ func (f *Flags) Config() (Config, error) {
 				"or move the token to a file of mode 0600, control_token_file:)", err)
 		}
 	}
-	if changed("policy") {
-		cfg.SetPolicyFile(o.Policy)
-	}
 	if err := cfg.CheckPolicyFile(); err != nil {
 		return cfg, err
 	}
 	cfg.Faults = &f.faults
-	if c := &cfg.Capture; c.File != "" && c.File != capture.Stdout && capture.WritesStdout(c.File) {
-		// Another name of standard output (/dev/stdout, the file the
-		// shell sent it to) is the stream "-" is: a set-policy starts a
-		// section in it, never a numbered file beside it (/dev/stdout-0001).
-		c.File = capture.Stdout
-	}
-	return cfg, cfg.Validate()
+	return cfg, nil
 }
 
 // warn logs a warning about the flags on the log Logger made, if any.
