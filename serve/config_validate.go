@@ -148,6 +148,39 @@ func (c *Config) flagFor(path []string) (flag string, rest []string, ok bool) {
 	return "", nil, false
 }
 
+// blame prefixes err, found in the field at path once the config is
+// validated (a control address that cannot bind, a token file that cannot
+// be read), with what set the field, as Validate does: its flag
+// ("--control: ..."), or its line and column in the file ("lab.yaml:3:10:
+// control: ..."); with neither (a default, or code), the field's name.
+func (c *Config) blame(err error, path ...string) error {
+	if flag, rest, ok := c.flagFor(path); ok {
+		if len(rest) > 0 {
+			return fmt.Errorf("%s: %s: %w", flag, pathString(rest), err)
+		}
+		return fmt.Errorf("%s: %w", flag, err)
+	}
+	if at := c.placeOf(path...); at != "" {
+		return fmt.Errorf("%s: %s: %w", at, pathString(path), err)
+	}
+	return fmt.Errorf("%s: %w", pathString(path), err)
+}
+
+// placeOf is "file:line:col" of the field at path when the file gives it,
+// else "".
+func (c *Config) placeOf(path ...string) string {
+	if c.node == nil || len(path) == 0 {
+		return ""
+	}
+	// Lookup stops at the deepest node it reaches: the field's parent
+	// when the file leaves the field out.
+	n := yamlfile.Lookup(c.node, path...)
+	if n == yamlfile.Lookup(c.node, path[:len(path)-1]...) || n.Line == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s:%d:%d", c.source, n.Line, n.Column)
+}
+
 // setBy records that flag set the field at path (a key of from).
 func (c *Config) setBy(path, flag string) {
 	if c.from == nil {

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math"
 	"os"
@@ -114,6 +115,9 @@ func BaseConfig(file string, ports, peers []string) (Config, error) {
 // (if any), then the flags that were set on top, validated together.
 func (f *Flags) Config() (Config, error) {
 	cfg, err := BaseConfig(f.File, f.Ports, f.over.Peers)
+	if pe := new(fs.PathError); errors.As(err, &pe) {
+		return cfg, fmt.Errorf("--config: %w", err) // the file cannot be read
+	}
 	if err != nil {
 		return cfg, err
 	}
@@ -156,6 +160,7 @@ func (f *Flags) Config() (Config, error) {
 	}
 	if changed("policy") {
 		cfg.SetPolicyFile(o.Policy)
+		cfg.setBy("policy", "--policy")
 	}
 	if c := &cfg.Capture; c.File != "" && c.File != capture.Stdout && capture.WritesStdout(c.File) {
 		// Another name of standard output (/dev/stdout, the file the
@@ -174,6 +179,9 @@ func (f *Flags) Config() (Config, error) {
 		configs := cfg.configToken()
 		tok, err := f.token.Token()
 		if err != nil {
+			if f.token.File != "" && f.token.Value == "" {
+				err = fmt.Errorf("--control-token-file: %w", err)
+			}
 			return cfg, err
 		}
 		cfg.ControlToken, cfg.ControlTokenFile, cfg.tokenFile = tok, "", f.token.File
@@ -195,10 +203,13 @@ func (f *Flags) Config() (Config, error) {
 	if changed("metrics-token-file") || os.Getenv(control.MetricsTokenEnv) != "" {
 		configs := ""
 		if cfg.MetricsTokenFile != "" {
-			configs = cfg.key("metrics_token_file " + cfg.MetricsTokenFile)
+			configs = cfg.key("metrics_token_file", cfg.MetricsTokenFile)
 		}
 		tok, err := control.ResolveMetricsToken(f.metricsTokenFile)
 		if err != nil {
+			if f.metricsTokenFile != "" {
+				err = fmt.Errorf("--metrics-token-file: %w", err)
+			}
 			return cfg, err
 		}
 		cfg.MetricsToken, cfg.MetricsTokenFile, cfg.metricsTokenFile = tok, "", f.metricsTokenFile
@@ -237,9 +248,9 @@ func (f *Flags) warn(msg string, args ...any) {
 func (c *Config) configToken() string {
 	switch {
 	case c.ControlTokenFile != "":
-		return c.key("control_token_file " + c.ControlTokenFile)
+		return c.key("control_token_file", c.ControlTokenFile)
 	case c.ControlToken != "":
-		return c.key("control_token")
+		return c.key("control_token", "")
 	}
 	return ""
 }
