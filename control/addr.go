@@ -23,7 +23,12 @@ import (
 // socket file of that name in the working directory. A name in Linux's
 // abstract namespace (@name) is refused: the control API binds only
 // socket files. The error starts with the address, quoted.
-func CheckAddr(addr string) error {
+func CheckAddr(addr string) error { return checkAddr(addr, true) }
+
+// checkAddr is CheckAddr; serve says whether the hint for a value that
+// reads as nothing offers off, which only serve takes (CheckDialAddr
+// passes false: a client told to try off would be refused again).
+func checkAddr(addr string, serve bool) error {
 	if network, path := ParseAddr(addr); network == "unix" && strings.HasPrefix(path, "@") {
 		return fmt.Errorf("%q: an abstract socket (@name) cannot be the control API's: give a socket path (./%s.sock) or tcp:HOST:PORT", addr, strings.TrimPrefix(path, "@"))
 	}
@@ -40,7 +45,10 @@ func CheckAddr(addr string) error {
 			return fmt.Errorf("%q: want tcp:%s for a TCP address, or ./%s for a socket file of that name", addr, addr, addr)
 		}
 	}
-	return fmt.Errorf("%q: want a socket path with a '/' or a .sock suffix (./%s, %s.sock), unix:%s, tcp:HOST:PORT or off", addr, addr, addr, addr)
+	if serve {
+		return fmt.Errorf("%q: want a socket path with a '/' or a .sock suffix (./%s, %s.sock), unix:%s, tcp:HOST:PORT or off", addr, addr, addr, addr)
+	}
+	return fmt.Errorf("%q: want a socket path with a '/' or a .sock suffix (./%s, %s.sock), unix:%s or tcp:HOST:PORT", addr, addr, addr, addr)
 }
 
 // offWord reports whether addr is off or a word meant as it.
@@ -60,7 +68,7 @@ func CheckDialAddr(addr string) error {
 	if offWord(addr) {
 		return fmt.Errorf("%q: off is serve's (a hub without a control API, which nothing can reach): give the control address the hub's banner or ready file shows, or leave --control out for the default socket", addr)
 	}
-	err := CheckAddr(addr)
+	err := checkAddr(addr, false)
 	if err != nil && !strings.HasPrefix(addr, "@") {
 		if fi, serr := os.Stat(addr); serr == nil && fi.Mode()&fs.ModeSocket != 0 {
 			return nil

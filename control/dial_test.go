@@ -38,3 +38,17 @@ func TestDial(t *testing.T) {
 		t.Errorf("got CheckAddrFlag(off) = %v, want an error naming --control", err)
 	}
 }
+
+// TestCheckAddrOffersOffToServeAlone: the hint for a value that reads as
+// no address offers off to serve (CheckAddr), never to a client
+// (CheckDialAddr), which refuses off.
+func TestCheckAddrOffersOffToServeAlone(t *testing.T) {
+	t.Chdir(t.TempDir()) // no socket named nothere
+	const forms = `"nothere": want a socket path with a '/' or a .sock suffix (./nothere, nothere.sock), unix:nothere`
+	if err := control.CheckAddr("nothere"); err == nil || err.Error() != forms+", tcp:HOST:PORT or off" {
+		t.Errorf("got CheckAddr(nothere) = %v, want %q", err, forms+", tcp:HOST:PORT or off")
+	}
+	if err := control.CheckDialAddr("nothere"); err == nil || err.Error() != forms+" or tcp:HOST:PORT" {
+		t.Errorf("got CheckDialAddr(nothere) = %v, want %q", err, forms+" or tcp:HOST:PORT")
+	}
+}

@@ -16,9 +16,10 @@ import (
 )
 
 // ctl ports --json says every duration with its unit, as stats.paused_ns
-// does: the current pause is flow.paused_for_ns.
+// does: the current pause is flow.paused_for_ns, the stall time in force
+// flow.stall_ns.
 func TestPortsDocumentDurationsHaveUnits(t *testing.T) {
-	p := control.PortStatus{PortStatus: hub.PortStatus{Name: "a", Flow: hub.FlowStatus{Paused: true, PausedFor: 1500 * time.Millisecond},
+	p := control.PortStatus{PortStatus: hub.PortStatus{Name: "a", Flow: hub.FlowStatus{Paused: true, PausedFor: 1500 * time.Millisecond, Stall: 5 * time.Minute},
 		Stats: hub.StatsSnapshot{Pauses: 1, Paused: 2 * time.Second}}}
 	b, err := json.Marshal(control.NewPortsDocument([]control.PortStatus{p}))
 	if err != nil {
@@ -39,6 +40,9 @@ func TestPortsDocumentDurationsHaveUnits(t *testing.T) {
 	if string(flow["paused_for_ns"]) != "1500000000" || flow["paused_for"] != nil || string(stats["paused_ns"]) != "2000000000" {
 		t.Errorf("ctl ports --json prints flow %s, stats %s; want flow.paused_for_ns 1500000000 (no paused_for) and stats.paused_ns 2000000000",
 			jsonText(flow), jsonText(stats))
+	}
+	if string(flow["stall_ns"]) != "300000000000" {
+		t.Errorf("ctl ports --json prints flow %s; want flow.stall_ns 300000000000", jsonText(flow))
 	}
 	if string(flow["paused"]) != "true" || string(flow["queue_len"]) != "0" {
 		t.Errorf("ctl ports --json lost flow's other fields: %s", jsonText(flow))

@@ -555,10 +555,13 @@ func (c *Core) capacity(id PortID) int {
 
 // FlowStatus is a port's flow control state, for status displays.
 type FlowStatus struct {
-	Overflow  Overflow `json:"overflow"`
-	QueueLen  int      `json:"queue_len"`
-	Paused    bool     `json:"paused,omitempty"`    // its sender is held back
-	Congested bool     `json:"congested,omitempty"` // it holds senders back
+	Overflow Overflow `json:"overflow"`
+	QueueLen int      `json:"queue_len"`
+	// Stall is the port's stall time in force: its own (PortOptions.Stall)
+	// or the core's.
+	Stall     time.Duration `json:"stall_ns"`
+	Paused    bool          `json:"paused,omitempty"`    // its sender is held back
+	Congested bool          `json:"congested,omitempty"` // it holds senders back
 	// DelayHeld: the frames delayed for it, with its queue, passed its
 	// second mark and hold back the senders whose frames they are.
 	DelayHeld bool `json:"delay_held,omitempty"`
@@ -582,7 +585,7 @@ func (c *Core) Flow(id PortID) FlowStatus {
 	if p == nil {
 		return FlowStatus{}
 	}
-	st := FlowStatus{Overflow: p.overflow, QueueLen: p.queueLen, Paused: p.waitOn > 0, Congested: p.congested, DelayHeld: p.delayHeld,
+	st := FlowStatus{Overflow: p.overflow, QueueLen: p.queueLen, Stall: p.stall, Paused: p.waitOn > 0, Congested: p.congested, DelayHeld: p.delayHeld,
 		DelayHub: p.delayHeld && c.delayHigh, Stalled: p.stalled, Delayed: p.delayed, DelayedBytes: p.delayedBytes}
 	if st.Paused {
 		st.PausedFor = c.clock.Now().Sub(p.pausedAt)

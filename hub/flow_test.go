@@ -354,6 +354,28 @@ func TestPortStallOverridesTheHubs(t *testing.T) {
 	}
 }
 
+// TestFlowSaysTheStallInForce: a port's flow status gives the stall time
+// it stalls after: its own when it has one, else the hub's, else the
+// default.
+func TestFlowSaysTheStallInForce(t *testing.T) {
+	for _, tc := range []struct {
+		hub, port, want time.Duration
+	}{
+		{hub: time.Second, port: 10 * time.Second, want: 10 * time.Second},
+		{hub: time.Second, want: time.Second},
+		{want: hub.DefaultStall},
+	} {
+		c := hub.NewCore(hub.CoreConfig{Clock: hub.NewVirtualClock(hub.DefaultEpoch), Stall: tc.hub})
+		id, err := c.AddPortWith("a", "", hub.Discard{}, hub.PortOptions{Stall: tc.port})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Flow(id).Stall; got != tc.want {
+			t.Errorf("hub stall %v, port's %v: Flow says %v, want %v", tc.hub, tc.port, got, tc.want)
+		}
+	}
+}
+
 // backlogQueue is a manualQueue whose peer reads from buffers below the hub
 // (a socket's send queue), bytes at a time, without taking a whole write.
 type backlogQueue struct {

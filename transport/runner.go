@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"sync/atomic"
@@ -221,11 +222,18 @@ func boundAddress(spec string, bound net.Addr) string {
 	return net.JoinHostPort(host, port)
 }
 
+// kernelMaxBuffer is the largest socket buffer Linux grants, whatever the
+// privileges: it keeps twice the size asked for in an int (socket(7)), so
+// it caps a request at INT_MAX/2, a byte short of sockbuf=1G.
+const kernelMaxBuffer = math.MaxInt32 / 2
+
 // warnSmallBuffer says, once at bind, that a datagram port's receive
 // buffer is smaller than asked: bursts beyond it will be the kernel's
 // drops (counted as kernel-overflow), and how to get the size asked for.
+// A buffer at the kernel's own ceiling is not warned of: no capability or
+// sysctl gets more, and the byte it falls short of 1G is no loss.
 func warnSmallBuffer(log *slog.Logger, c *DatagramConn) {
-	if granted, asked := c.ReceiveBuffer(); granted > 0 && granted < asked {
+	if granted, asked := c.ReceiveBuffer(); granted > 0 && granted < asked && granted < kernelMaxBuffer {
 		log.Warn("receive buffer smaller than asked: the kernel caps it at net.core.rmem_max; a burst beyond it is dropped by the kernel and counted as kernel-overflow",
 			"asked", asked, "granted", granted, "fix", "run with CAP_NET_ADMIN, or raise net.core.rmem_max")
 	}

@@ -43,7 +43,7 @@ func TestReceiveBufferIsWhatTheKernelGranted(t *testing.T) {
 
 // TestSmallReceiveBufferIsWarned: a port whose receive buffer the kernel
 // capped says so once at bind, with both sizes and the fix; one that got
-// what it asked for says nothing.
+// what it asked for, or all the kernel ever grants, says nothing.
 func TestSmallReceiveBufferIsWarned(t *testing.T) {
 	for _, tc := range []struct {
 		granted, asked int
@@ -52,6 +52,10 @@ func TestSmallReceiveBufferIsWarned(t *testing.T) {
 		{212992, 4 << 20, true},
 		{4 << 20, 4 << 20, false},
 		{0, 4 << 20, false}, // the system did not say
+		// sockbuf=1G, the largest option, as root: the kernel's own
+		// ceiling, which no privilege raises.
+		{1<<30 - 1, 1 << 30, false},
+		{1<<30 - 2, 1 << 30, true},
 	} {
 		var out bytes.Buffer
 		warnSmallBuffer(slog.New(slog.NewTextHandler(&out, nil)), &DatagramConn{rcvGranted: tc.granted, rcvAsked: tc.asked})
@@ -67,5 +71,24 @@ func TestSmallReceiveBufferIsWarned(t *testing.T) {
 				t.Errorf("granted %d of %d: logged %q, want %q in it", tc.granted, tc.asked, got, want)
 			}
 		}
+	}
+}
+
+// TestLargestSockbufIsNotWarnedAsRoot: as root, sockbuf=1G (the largest
+// the option takes) gets the kernel's ceiling, a byte short, and no
+// warning whose advice (CAP_NET_ADMIN) the process already follows.
+func TestLargestSockbufIsNotWarnedAsRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: without CAP_NET_ADMIN the kernel caps the buffer at rmem_max, which is warned of")
+	}
+	c, err := ListenUDP("127.0.0.1:0", "127.0.0.1:9", 0, maxSockbufOption)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var out bytes.Buffer
+	warnSmallBuffer(slog.New(slog.NewTextHandler(&out, nil)), c)
+	if granted, asked := c.ReceiveBuffer(); out.Len() > 0 {
+		t.Errorf("granted %d of %d: logged %q, want nothing", granted, asked, out.String())
 	}
 }

@@ -79,3 +79,24 @@ func TestConnectionLimitCounted(t *testing.T) {
 		})
 	}
 }
+
+// TestConnectionLimitCountBounded: a capture can hold any number of
+// connections; the ones not followed are counted one by one only up to
+// maxUnfollowed, and past it TCP-002 says "more than", citing no more
+// frames than a finding holds.
+func TestConnectionLimitCountBounded(t *testing.T) {
+	b := newBuilder(t)
+	b.flow(hostA, hostB, 40000, 34568).connect()
+	for i := range maxUnfollowed + 2 {
+		b.flow(hostA, hostB, uint16(41000+i), 34568).connect()
+	}
+	r := feed(t, Options{MaxConns: 1}, b.frames)
+	want := fmt.Sprintf("more than 1 session connections at once: more than %d were not followed", maxUnfollowed)
+	fd, ok := findingWith(r, TCP002, "session connections at once")
+	if !ok || fd.Verdict != Warn || fd.Message != want {
+		t.Fatalf("got TCP-002 %v (found %v), want a warning saying %q", fd, ok, want)
+	}
+	if len(fd.Frames) == 0 || len(fd.Frames) > MaxFindingFrames {
+		t.Errorf("TCP-002 cites %d frames, want 1 to %d", len(fd.Frames), MaxFindingFrames)
+	}
+}

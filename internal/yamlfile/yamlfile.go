@@ -142,12 +142,12 @@ func Decode(file string, data []byte, what string) (root *yaml.Node, err *Error)
 		if errors.Is(err, io.EOF) {
 			return nil, nil
 		}
-		return nil, Syntax(file, err)[0]
+		return nil, syntaxAt(file, data, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		if err != nil {
-			return nil, Syntax(file, err)[0]
+			return nil, syntaxAt(file, data, err)
 		}
 		return nil, &Error{File: file, Line: extra.Line, Msg: fmt.Sprintf("a %s is one YAML document; found a second", what)}
 	}
@@ -187,6 +187,31 @@ func checkTree(n *yaml.Node, depth int, what string, maxDepth int) (string, *yam
 		}
 	}
 	return "", nil
+}
+
+// syntaxAt is Syntax for an error decoding data, with the line the YAML
+// library leaves out. It writes "line N:" only when its 0-based line is
+// not 0, so a syntax error on the first line comes without one; but so
+// does an error it gives no position at all (invalid UTF-8, an unknown
+// anchor), wherever it is. The first line decoded alone tells the two
+// apart: when it fails the same way, the problem is there. The library
+// gives no column.
+func syntaxAt(file string, data []byte, err error) *Error {
+	e := Syntax(file, err)[0]
+	if e.Line == 0 && firstLineFails(data, err.Error()) {
+		e.Line = 1
+	}
+	return e
+}
+
+// firstLineFails reports whether decoding the first line of data fails
+// with the error msg. A second document cannot start on the first line,
+// so the first document is enough.
+func firstLineFails(data []byte, msg string) bool {
+	line, _, _ := bytes.Cut(data, []byte("\n"))
+	var n yaml.Node
+	err := yaml.NewDecoder(bytes.NewReader(line)).Decode(&n)
+	return err != nil && err.Error() == msg
 }
 
 var lineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)

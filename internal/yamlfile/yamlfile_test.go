@@ -66,6 +66,13 @@ func TestDecode(t *testing.T) {
 		{"null", "~\n", true, ""},
 		{"two-documents", "a: 1\n---\nb: 2\n", true, "f.yaml:2: a thing is one YAML document; found a second"},
 		{"syntax", "a: [\n", true, "f.yaml:1: did not find expected node content"},
+		// The library leaves the line out for an error on the first line,
+		// and for one it has no position for, wherever it is.
+		{"syntax-line-1", "`x: 1\n", true, "f.yaml:1: found character that cannot start any token"},
+		{"syntax-line-2", "a: 1\n`x: 1\n", true, "f.yaml:2: found character that cannot start any token"},
+		{"utf8-line-3", "a: 1\nb: 2\nc: \xff\n", true, "f.yaml: invalid leading UTF-8 octet"},
+		{"utf8-line-1", "c: \xff\n", true, "f.yaml:1: invalid leading UTF-8 octet"},
+		{"unknown-anchor-line-2", "a: 1\nb: *x\n", true, "f.yaml: unknown anchor 'x' referenced"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root, err := Decode("f.yaml", []byte(tc.src), "thing")
