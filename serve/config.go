@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub"
@@ -43,6 +45,7 @@ type Config struct {
 	Faults *filter.Flags `yaml:"-"`
 
 	source   string            // the file it came from, for messages
+	node     *yaml.Node        // the file's mapping (or a lab file's hub:), for the line and column of a field found wrong
 	where    map[string]string // port name -> "file:line:col" of its address, for bind errors
 	policyAt string            // "file:line:col" of the policy key, for a policy file that cannot be read
 	portAt   []string          // "file:line:col" of each of the file's own ports (its name), for duplicates
@@ -99,18 +102,22 @@ func (c *Config) Source() string {
 // config's own, which then need not exist, is forgotten.
 func (c *Config) SetPolicyFile(path string) { c.Policy, c.policyAt = path, "" }
 
-// CheckPolicyFile checks that the policy file a config names can be read,
-// so that its absence is reported at the config's line, not as a bare
-// file name. A policy from --policy has no such line.
+// CheckPolicyFile checks that the policy file a config names, or --policy,
+// can be read, so that its absence is reported at the config's line or
+// with the flag, not as a bare file name.
 func (c *Config) CheckPolicyFile() error {
-	if c.Policy == "" || c.policyAt == "" {
+	flag, _, fromFlag := c.flagFor([]string{"policy"})
+	if c.Policy == "" || c.policyAt == "" && !fromFlag {
 		return nil
 	}
 	f, err := os.Open(c.Policy)
-	if err != nil {
+	switch {
+	case err == nil:
+		return f.Close()
+	case c.policyAt != "":
 		return fmt.Errorf("%s: policy: %w", c.policyAt, err)
 	}
-	return f.Close()
+	return fmt.Errorf("%s: %w", flag, err)
 }
 
 // ReadTokens reads the token files the config names (control_token_file,
@@ -126,7 +133,7 @@ func (c *Config) ReadTokens(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		c.tokenFrom = c.key("control_token_file " + c.ControlTokenFile)
+		c.tokenFrom = c.key("control_token_file", c.ControlTokenFile)
 		c.ControlToken, c.tokenFile, c.ControlTokenFile = tok, c.ControlTokenFile, ""
 	}
 	if c.MetricsTokenFile != "" && c.MetricsToken == "" {
@@ -134,7 +141,7 @@ func (c *Config) ReadTokens(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		c.metricsTokenFrom = c.key("metrics_token_file " + c.MetricsTokenFile)
+		c.metricsTokenFrom = c.key("metrics_token_file", c.MetricsTokenFile)
 		c.MetricsToken, c.metricsTokenFile, c.MetricsTokenFile = tok, c.MetricsTokenFile, ""
 	}
 	return nil
@@ -147,13 +154,13 @@ func (c *Config) Token() (string, error) {
 	case c.ControlTokenFile != "":
 		tok, err := control.ReadTokenFile(c.ControlTokenFile)
 		if err != nil {
-			return "", fmt.Errorf("%s: control_token_file: %w", c.Source(), err)
+			return "", c.blame(err, "control_token_file")
 		}
 		return tok, nil
 	case c.ControlToken != "":
 		tok, err := control.CheckToken(c.ControlToken)
 		if err != nil {
-			return "", fmt.Errorf("%s: control_token: %w", c.Source(), err)
+			return "", c.blame(err, "control_token")
 		}
 		return tok, nil
 	}
@@ -168,9 +175,9 @@ func (c *Config) TokenFrom() string {
 	case c.tokenFrom != "":
 		return c.tokenFrom
 	case c.ControlTokenFile != "":
-		return c.key("control_token_file " + c.ControlTokenFile)
+		return c.key("control_token_file", c.ControlTokenFile)
 	}
-	return c.key("control_token")
+	return c.key("control_token", "")
 }
 
 // MetricsTokenFrom is TokenFrom for the metrics token (MetricsAuth).
@@ -181,16 +188,24 @@ func (c *Config) MetricsTokenFrom() string {
 	case c.MetricsToken != "":
 		return "Config.MetricsToken" // no key: set by code
 	}
-	return c.key("metrics_token_file " + c.MetricsTokenFile)
+	return c.key("metrics_token_file", c.MetricsTokenFile)
 }
 
-// key names a key of the config ("h.yaml: control_token"), or a field's
-// key, "the config's control_token", when it came from code.
-func (c *Config) key(k string) string {
-	if c.source == "" {
-		return "the config's " + k
+// key names a key of the config, with its value when that says more (a
+// token file's name): "h.yaml:3:16: control_token_file F" (without the
+// line and column when the file does not give it), or a field's key,
+// "the config's control_token", when it came from code.
+func (c *Config) key(k, value string) string {
+	if value != "" {
+		value = " " + value
 	}
-	return c.source + ": " + k
+	switch at := c.placeOf(k); {
+	case c.source == "":
+		return "the config's " + k + value
+	case at != "":
+		return at + ": " + k + value
+	}
+	return c.source + ": " + k + value
 }
 
 // MetricsAuth is the metrics endpoint's token: MetricsToken, or the
@@ -207,7 +222,7 @@ func (c *Config) MetricsAuth() (string, error) {
 	case c.MetricsTokenFile != "":
 		tok, err := control.ReadMetricsTokenFile(c.MetricsTokenFile)
 		if err != nil {
-			return "", fmt.Errorf("%s: metrics_token_file: %w", c.Source(), err)
+			return "", c.blame(err, "metrics_token_file")
 		}
 		return tok, nil
 	}

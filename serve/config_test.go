@@ -71,6 +71,10 @@ ports:
 		{"bad-port-overflow", "ports:\n  - {name: a, transport: tcp, address: ':1', options: {overflow: block}}\n", `ports[0].options.overflow: "block": want pause`},
 		{"mode-not-a-value", "mode: [hub]\nports: []\n", "lab.yaml:1:7: mode: want a value, got a list"},
 		{"wrong-type-int", "queue: lots\nports: []\n", `lab.yaml:1:8: queue: want a whole number, got "lots"`},
+		// The decoder would truncate these to 2, 1500 and 100.
+		{"float-queue", "queue: 2.5\nports: []\n", `lab.yaml:1:8: queue: want a whole number, got "2.5"`},
+		{"float-max-frame", "max_frame: 1500.9\nports: []\n", `lab.yaml:1:12: max_frame: want a whole number, got "1500.9"`},
+		{"float-snaplen", "capture: {file: x.pcapng, snaplen: 100.5}\nports: []\n", `lab.yaml:1:36: capture.snaplen: want a whole number, got "100.5"`},
 		{"int-overflow", "max_frame: 99999999999999999999\nports: []\n", `lab.yaml:1:12: max_frame: want a whole number, got "99999999999999999999"`},
 		{"wrong-type-bool", "optional: maybe\nports: []\n", `lab.yaml:1:11: optional: want true or false, got "maybe"`},
 		{"wrong-type-duration", "aging: 30\nports: []\n", `lab.yaml:1:8: aging: want a duration such as 300s or 1m30s, got "30"`},
@@ -100,7 +104,7 @@ ports:
 		{"queue-range", "queue: -1\nports:\n" + port, "lab.yaml:1:8: queue: -1 is outside"},
 		{"max-frame-range", "max_frame: 3\nports:\n" + port, "lab.yaml:1:12: max_frame: 3 is outside"},
 		{"queue-above-range", "queue: 1048577\nports:\n" + port, "lab.yaml:1:8: queue: 1048577 is outside 1..1048576"},
-		{"negative-aging", "aging: -1s\nports:\n" + port, "lab.yaml:1:8: aging: must not be negative"},
+		{"negative-aging", "aging: -1s\nports:\n" + port, "lab.yaml:1:8: aging: must not be negative (0 means the default 5m0s)"},
 		// One token, not two: with both, Token would read the file and the
 		// client set up with the inline token would get 401.
 		{"both-tokens", "control_token: 0123456789abcdef0123456789abcdef\ncontrol_token_file: /x\nports:\n" + port,
@@ -118,10 +122,21 @@ ports:
 			`lab.yaml:2:13: capture.per_port: records nothing without a capture file: give --capture FILE (capture.file in a config), or leave it out`},
 		{"capture-close-timeout-without-file", "capture: {close_timeout: 1s}\nports:\n" + port, `lab.yaml:1:26: capture.close_timeout: records nothing without a capture file`},
 		{"capture-points", "capture: {points: sideways}\nports:\n" + port, `lab.yaml:1:19: capture.points: "sideways"`},
+		{"snaplen-above-range", "capture: {file: x.pcapng, snaplen: 300000}\nports:\n" + port,
+			"lab.yaml:1:36: capture.snaplen: 300000 is outside 0..262144 (0 means the default, 262144 bytes)"},
 		{"negative-snaplen", "capture: {snaplen: -1}\nports:\n" + port, `lab.yaml:1:20: capture.snaplen: -1 must not be negative`},
 		{"negative-rotate-size", "capture: {rotate_size: -2}\nports:\n" + port, `lab.yaml:1:24: capture.rotate_size: -2 must not be negative`},
 		{"negative-rotate-count", "capture:\n  rotate_count: -3\nports:\n" + port, `lab.yaml:2:17: capture.rotate_count: -3 must not be negative`},
 		{"negative-close-timeout", "capture:\n  close_timeout: -3s\nports:\n" + port, `lab.yaml:2:18: capture.close_timeout: -3s must not be negative (0 means the default 5s)`},
+
+		// Every problem of the second pass, in file order, each field once
+		// (capture.points is wrong, not also an option without a file).
+		{"every-value-problem", "capture: {points: sideways}\nports:\n  - {name: a, transport: tcp, address: nope}\n  - {name: a, transport: tcp, address: ':2'}\nqueue: -1\nprobe: nosuch\n",
+			`lab.yaml:1:19: capture.points: "sideways": want ingress, egress or both` + "\n" +
+				`lab.yaml:3:40: ports[0].address: "nope": want host:port, such as 127.0.0.1:7001` + "\n" +
+				`lab.yaml:4:12: ports[1].name: port "a" is already defined as ports[0]` + "\n" +
+				"lab.yaml:5:8: queue: -1 is outside 1..1048576 (0 means the default 256)\n" +
+				`lab.yaml:6:8: probe: "nosuch": no such probe (l2hub serve --help lists them)`},
 
 		// Not a config at all.
 		{"empty", "", "lab.yaml: empty config"},
@@ -236,8 +251,8 @@ vms: []
 	}
 	hubNode := root.Content[0].Content[3]
 	_, err := ParseConfigNode("lab.yaml", hubNode, nil)
-	if err == nil || !strings.HasPrefix(err.Error(), "lab.yaml:4:10: queue: -1 is outside") {
-		t.Errorf("got ParseConfigNode(queue: -1) error %v, want one at lab.yaml:4:10", err)
+	if err == nil || !strings.Contains(err.Error(), "\nlab.yaml:4:10: queue: -1 is outside") {
+		t.Errorf("got ParseConfigNode(queue: -1, no ports) error %v, want one at lab.yaml:4:10 after the section's", err)
 	}
 
 	hubNode.Content[3].Value = "8"

@@ -3,7 +3,6 @@ package serve
 import (
 	"bytes"
 	"encoding"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -25,9 +24,9 @@ import (
 // ParseConfig and ParseConfigNode decode it. Before the decoder runs,
 // configWalker checks the tree against Config's yaml fields by reflection,
 // so that every unknown key and wrong type is named with its line, column
-// and field path (the decoder would name a line and a Go type); finish
-// then records where the policy and ports were written and validates the
-// result (config_validate.go).
+// and field path (the decoder would name a line and a Go type); record
+// then keeps the tree, for the line and column of what Validate finds
+// wrong in the result (config_validate.go) and of a port that cannot bind.
 
 // maxConfigBytes bounds a config file; a real one is a few hundred bytes.
 const maxConfigBytes = 1 << 20
@@ -36,6 +35,20 @@ const maxConfigBytes = 1 << 20
 // the line and column, and the field: "lab.yaml:7:14: ports[1].address: ...".
 // Relative policy and token file names are taken relative to the file.
 func LoadConfig(path string) (Config, error) {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// loadConfig is LoadConfig without Validate, for a config that flags
+// complete (BaseConfig): the checks across fields (no ports, a capture
+// option without a file) hold for the merged config, not the file alone.
+func loadConfig(path string) (Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Config{}, err
@@ -48,7 +61,7 @@ func LoadConfig(path string) (Config, error) {
 	if len(data) > maxConfigBytes {
 		return Config{}, fmt.Errorf("%s: larger than %d bytes; is this a config file?", path, maxConfigBytes)
 	}
-	cfg, err := ParseConfig(path, data)
+	cfg, err := parseConfig(path, data)
 	if err != nil {
 		return Config{}, err
 	}
@@ -70,6 +83,15 @@ func LoadConfig(path string) (Config, error) {
 // reported at its line and column with its field path; the decoder's own
 // messages (a line, a Go type name) are only a fallback.
 func ParseConfig(name string, data []byte) (Config, error) {
+	cfg, err := parseConfig(name, data)
+	if err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// parseConfig is ParseConfig without Validate.
+func parseConfig(name string, data []byte) (Config, error) {
 	cfg := Config{Mode: hub.ModeSwitch, source: name}
 	root, derr := yamlfile.Decode(name, data, "config")
 	switch {
@@ -86,7 +108,8 @@ func ParseConfig(name string, data []byte) (Config, error) {
 	if err := dec.Decode(&cfg); err != nil {
 		return cfg, yamlfile.List(yamlfile.Syntax(name, err))
 	}
-	return cfg, cfg.finish(name, root, len(cfg.Ports))
+	cfg.record(name, root, len(cfg.Ports))
+	return cfg, nil
 }
 
 // ParseConfigNode is ParseConfig for a config that is one mapping inside a
@@ -100,7 +123,8 @@ func ParseConfigNode(name string, n *yaml.Node, extra []transport.Spec) (Config,
 	cfg := Config{Mode: hub.ModeSwitch, source: name}
 	if n == nil || n.Kind == 0 || (n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
 		cfg.Ports = append(cfg.Ports, extra...)
-		return cfg, cfg.finish(name, &yaml.Node{Kind: yaml.MappingNode}, 0)
+		cfg.record(name, &yaml.Node{Kind: yaml.MappingNode}, 0)
+		return cfg, cfg.Validate()
 	}
 	if err := checkConfig(name, n); err != nil {
 		return cfg, err
@@ -112,23 +136,21 @@ func ParseConfigNode(name string, n *yaml.Node, extra []transport.Spec) (Config,
 	}
 	own := len(cfg.Ports)
 	cfg.Ports = append(cfg.Ports, extra...)
-	return cfg, cfg.finish(name, n, own)
+	cfg.record(name, n, own)
+	return cfg, cfg.Validate()
 }
 
-// finish records where the policy and the config's own ports (the first
-// own of cfg.Ports) are in root, for errors found later, at bind time, and
-// validates the config, naming the line and column of a bad field.
-func (cfg *Config) finish(name string, root *yaml.Node, own int) error {
-	at := func(path ...string) *yamlfile.Error {
-		n := yamlfile.Lookup(root, path...)
-		return &yamlfile.Error{File: name, Line: n.Line, Column: n.Column}
-	}
+// record keeps root, the config's mapping, and notes where the policy and
+// the config's own ports (the first own of cfg.Ports) are in it, for
+// errors found later: by Validate, at bind time.
+func (cfg *Config) record(name string, root *yaml.Node, own int) {
+	cfg.node = root
 	pos := func(path ...string) string {
-		e := at(path...)
-		if e.Line == 0 {
+		n := yamlfile.Lookup(root, path...)
+		if n.Line == 0 {
 			return name
 		}
-		return fmt.Sprintf("%s:%d:%d", name, e.Line, e.Column)
+		return fmt.Sprintf("%s:%d:%d", name, n.Line, n.Column)
 	}
 	if cfg.Policy != "" {
 		cfg.policyAt = pos("policy")
@@ -139,16 +161,6 @@ func (cfg *Config) finish(name string, root *yaml.Node, own int) error {
 		cfg.where[p.Name] = fmt.Sprintf("%s: ports[%d].address", pos("ports", strconv.Itoa(i), "address"), i)
 		cfg.portAt[i] = pos("ports", strconv.Itoa(i), "name")
 	}
-	if err := cfg.validate(); err != nil {
-		var fe *fieldError
-		if errors.As(err, &fe) {
-			e := at(fe.path...)
-			e.Path, e.Msg = fe.pathString(), fe.msg
-			return e
-		}
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	return nil
 }
 
 // maxConfigErrors bounds how many problems one config reports.
@@ -254,13 +266,14 @@ func (w *configWalker) fields(n *yaml.Node, t reflect.Type, path string, depth i
 // scalar checks that n decodes as a value of type t.
 func (w *configWalker) scalar(n *yaml.Node, t reflect.Type, path string) {
 	var want string
+	whole := false
 	switch {
 	case t == durationType:
 		want = "a duration such as 300s or 1m30s"
 	case t.Kind() == reflect.Bool:
 		want = "true or false"
 	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
-		want = "a whole number"
+		want, whole = "a whole number", true
 	case t.Kind() == reflect.String:
 		want = "a string"
 	default:
@@ -270,7 +283,9 @@ func (w *configWalker) scalar(n *yaml.Node, t reflect.Type, path string) {
 		w.errf(n, path, "want %s, got %s", want, yamlfile.Got(n))
 		return
 	}
-	if err := n.Decode(reflect.New(t).Interface()); err != nil {
+	// The decoder truncates a float into an integer (queue: 2.5 would be
+	// 2), so an integer field takes only what YAML reads as an integer.
+	if err := n.Decode(reflect.New(t).Interface()); err != nil || whole && n.ShortTag() != "!!int" {
 		w.errf(n, path, "want %s, got %q", want, n.Value)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math"
 	"os"
@@ -84,13 +85,16 @@ func (f *Flags) Register(fs *pflag.FlagSet) {
 
 // BaseConfig is the config flags start from: file's, or with neither
 // ports nor peers the default two-port hub, or an empty switch; then every
-// --port value is added.
+// --port value is added. The file's is read, not validated: flags may give
+// what it leaves out (its ports, the capture file its capture options
+// need), so the caller validates the config once it is whole (Validate,
+// which names the file's line and column for what remains wrong there).
 func BaseConfig(file string, ports, peers []string) (Config, error) {
 	cfg := Config{Mode: hub.ModeSwitch}
 	switch {
 	case file != "":
 		var err error
-		if cfg, err = LoadConfig(file); err != nil {
+		if cfg, err = loadConfig(file); err != nil {
 			return cfg, err
 		}
 	case len(ports) == 0 && len(peers) == 0:
@@ -108,9 +112,12 @@ func BaseConfig(file string, ports, peers []string) (Config, error) {
 }
 
 // Config builds the config once the flag set is parsed: the config file
-// (if any), then the flags that were set on top, validated.
+// (if any), then the flags that were set on top, validated together.
 func (f *Flags) Config() (Config, error) {
 	cfg, err := BaseConfig(f.File, f.Ports, f.over.Peers)
+	if pe := new(fs.PathError); errors.As(err, &pe) {
+		return cfg, fmt.Errorf("--config: %w", err) // the file cannot be read
+	}
 	if err != nil {
 		return cfg, err
 	}
@@ -151,6 +158,19 @@ func (f *Flags) Config() (Config, error) {
 			cfg.setBy(field.path, "--"+name)
 		}
 	}
+	if changed("policy") {
+		cfg.SetPolicyFile(o.Policy)
+		cfg.setBy("policy", "--policy")
+	}
+	if c := &cfg.Capture; c.File != "" && c.File != capture.Stdout && capture.WritesStdout(c.File) {
+		// Another name of standard output (/dev/stdout, the file the
+		// shell sent it to) is the stream "-" is: a set-policy starts a
+		// section in it, never a numbered file beside it (/dev/stdout-0001).
+		c.File = capture.Stdout
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
 	// A token comes from a flag, else the environment, else the config
 	// file. The environment winning over the file is said: a variable
 	// exported for ctl against another hub would otherwise change this
@@ -159,6 +179,9 @@ func (f *Flags) Config() (Config, error) {
 		configs := cfg.configToken()
 		tok, err := f.token.Token()
 		if err != nil {
+			if f.token.File != "" && f.token.Value == "" {
+				err = fmt.Errorf("--control-token-file: %w", err)
+			}
 			return cfg, err
 		}
 		cfg.ControlToken, cfg.ControlTokenFile, cfg.tokenFile = tok, "", f.token.File
@@ -180,10 +203,13 @@ func (f *Flags) Config() (Config, error) {
 	if changed("metrics-token-file") || os.Getenv(control.MetricsTokenEnv) != "" {
 		configs := ""
 		if cfg.MetricsTokenFile != "" {
-			configs = cfg.key("metrics_token_file " + cfg.MetricsTokenFile)
+			configs = cfg.key("metrics_token_file", cfg.MetricsTokenFile)
 		}
 		tok, err := control.ResolveMetricsToken(f.metricsTokenFile)
 		if err != nil {
+			if f.metricsTokenFile != "" {
+				err = fmt.Errorf("--metrics-token-file: %w", err)
+			}
 			return cfg, err
 		}
 		cfg.MetricsToken, cfg.MetricsTokenFile, cfg.metricsTokenFile = tok, "", f.metricsTokenFile
@@ -203,20 +229,11 @@ func (f *Flags) Config() (Config, error) {
 				"or move the token to a file of mode 0600, control_token_file:)", err)
 		}
 	}
-	if changed("policy") {
-		cfg.SetPolicyFile(o.Policy)
-	}
 	if err := cfg.CheckPolicyFile(); err != nil {
 		return cfg, err
 	}
 	cfg.Faults = &f.faults
-	if c := &cfg.Capture; c.File != "" && c.File != capture.Stdout && capture.WritesStdout(c.File) {
-		// Another name of standard output (/dev/stdout, the file the
-		// shell sent it to) is the stream "-" is: a set-policy starts a
-		// section in it, never a numbered file beside it (/dev/stdout-0001).
-		c.File = capture.Stdout
-	}
-	return cfg, cfg.Validate()
+	return cfg, nil
 }
 
 // warn logs a warning about the flags on the log Logger made, if any.
@@ -231,9 +248,9 @@ func (f *Flags) warn(msg string, args ...any) {
 func (c *Config) configToken() string {
 	switch {
 	case c.ControlTokenFile != "":
-		return c.key("control_token_file " + c.ControlTokenFile)
+		return c.key("control_token_file", c.ControlTokenFile)
 	case c.ControlToken != "":
-		return c.key("control_token")
+		return c.key("control_token", "")
 	}
 	return ""
 }

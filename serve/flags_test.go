@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"l2hub/capture"
+	"l2hub/control"
 )
 
 // TestFlagErrorsNameTheFlag: a bad value that came from a flag is blamed
@@ -70,6 +71,8 @@ func TestFlagErrorsNameTheFlag(t *testing.T) {
 		{"stall", []string{"--stall", "-1s"}, "--stall: must not be negative"},
 		{"peer", []string{"--peer", "node-c"}, `--peer: "node-c": want node-a or node-b`},
 		{"snaplen", []string{"--snaplen", "-1"}, "--snaplen: -1 must not be negative"},
+		{"snaplen-above-range", []string{"--capture", "x.pcapng", "--snaplen", "262145"}, "--snaplen: 262145 is outside 0..262144 (0 means the default, 262144 bytes)"},
+		{"aging", []string{"--aging", "-1s"}, "--aging: must not be negative (0 means the default 5m0s)"},
 		{"rotate-size", []string{"--rotate-size", "-2"}, "--rotate-size: -2 must not be negative"},
 		{"rotate-count", []string{"--rotate-count", "-5"}, "--rotate-count: -5 must not be negative"},
 		{"capture-points", []string{"--capture-points", "sideways"}, `--capture-points: "sideways": want ingress, egress or both`},
@@ -182,5 +185,72 @@ func TestSnaplenHelpSaysTheDefault(t *testing.T) {
 	usage := fs.Lookup("snaplen").Usage
 	if want := "default " + strconv.Itoa(capture.DefaultSnaplen); !strings.Contains(usage, want) {
 		t.Errorf("got --snaplen help %q, want it to say %q", usage, want)
+	}
+}
+
+// TestFlagsCompleteTheFile: flags merged into a config file may give what
+// the file leaves out (its ports, the capture file its capture options
+// need, the peer its probe plays), so the checks across fields run on the
+// merged config; what is still wrong there is blamed on the file's line
+// and column where the file is the cause, and on the flag where a flag is.
+func TestFlagsCompleteTheFile(t *testing.T) {
+	t.Setenv(control.TokenEnv, "")
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	const port = "ports:\n  - {name: a, transport: tcp, address: '127.0.0.1:27014'}\n"
+	noPorts := write("np.yaml", "mode: hub\ncontrol: off\n")
+	emptyPorts := write("np2.yaml", "control: off\nports: []\n")
+	points := write("cp.yaml", "control: off\ncapture:\n  points: ingress\n"+port)
+	probe := write("pr.yaml", "control: off\nprobe: wrong-msg1\n"+port)
+	peerPort := write("pp.yaml", "control: off\nports:\n  - {name: node-a, transport: tcp, address: '127.0.0.1:27015'}\n")
+	pcap := filepath.Join(dir, "x.pcapng")
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string // "" for none, else how the error starts
+	}{
+		{"port-for-no-ports", []string{"--config", noPorts, "--port", "a=tcp:127.0.0.1:27013"}, ""},
+		{"port-for-empty-ports", []string{"--config", emptyPorts, "--port", "a=tcp:127.0.0.1:27013"}, ""},
+		{"peer-for-no-ports", []string{"--config", noPorts, "--peer", "node-b"}, ""},
+		{"capture-for-points", []string{"--config", points, "--capture", pcap}, ""},
+		{"peer-for-probe", []string{"--config", probe, "--peer", "node-a"}, ""},
+		{"peer-replacing-the-port-name", []string{"--config", peerPort, "--peer", "node-b"}, ""},
+
+		{"no-ports", []string{"--config", noPorts, "--mode", "switch"}, noPorts + ":1:1: ports: no ports: a hub needs at least one"},
+		{"empty-ports", []string{"--config", emptyPorts}, emptyPorts + ":2:8: ports: no ports: a hub needs at least one"},
+		{"points-without-capture", []string{"--config", points, "--queue", "64"},
+			points + ":3:11: capture.points: records nothing without a capture file"},
+		{"probe-without-its-peer", []string{"--config", probe, "--peer", "node-b"},
+			probe + `:2:8: probe: probe "wrong-msg1" plays node-a: give exactly that one peer`},
+		{"probe-flag-against-file-peers", []string{"--config", write("peers.yaml", "control: off\npeers: [node-b]\n"), "--probe", "wrong-msg1"},
+			`--probe: probe "wrong-msg1" plays node-a: give exactly that one peer`},
+		{"port-named-after-a-flag-peer", []string{"--config", peerPort, "--peer", "node-a"},
+			peerPort + `:3:12: ports[0].name: port "node-a" has the name of a virtual peer; rename it`},
+		{"port-on-the-file-port-address", []string{"--config", points, "--capture", pcap, "--port", "b=tcp:127.0.0.1:27014"},
+			`--port b=tcp:127.0.0.1:27014: address: tcp 127.0.0.1:27014 is also port "a"'s (127.0.0.1:27014)`},
+		// Every problem, the flags' first, then the file's in file order.
+		{"flag-and-file-problems", []string{"--config", write("bad.yaml", "control: off\nqueue: -1\n"+port+"stall: -1s\n"), "--max-frame", "13"},
+			"--max-frame: 13 is outside 14..1048576 (0 means QEMU's limit, 69632)\n" +
+				filepath.Join(dir, "bad.yaml") + ":2:8: queue: -1 is outside 1..1048576 (0 means the default 256)\n" +
+				filepath.Join(dir, "bad.yaml") + ":5:8: stall: must not be negative (0 means the default 2s)"},
+		{"capture-option-flag-without-file", []string{"--config", noPorts, "--port", "a=tcp:127.0.0.1:27013", "--snaplen", "100"},
+			"--snaplen: records nothing without a capture file"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := parseFlags(t, tt.args...)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("serve %v: got error\n%v\nwant none", tt.args, err)
+			case tt.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.want)):
+				t.Errorf("serve %v: got error\n%v\nwant one starting\n%s", tt.args, err, tt.want)
+			}
+		})
 	}
 }

@@ -55,14 +55,14 @@ func TestTokenSourcesAreSaid(t *testing.T) {
 		from    string // cfg.TokenFrom()
 		warning string // "" for none
 	}{
-		{"config-literal", nil, []string{"--config", literal}, literal + ": control_token", ""},
-		{"config-file", nil, []string{"--config", fromFile}, fromFile + ": control_token_file " + tokFile, ""},
+		{"config-literal", nil, []string{"--config", literal}, literal + ":2:16: control_token", ""},
+		{"config-file", nil, []string{"--config", fromFile}, fromFile + ":2:21: control_token_file " + tokFile, ""},
 		{"env-over-literal", map[string]string{control.TokenEnv: "env-token-0123456789abcdef"}, []string{"--config", literal},
 			"$" + control.TokenEnv, "$" + control.TokenEnv + " overrides the config's control token"},
 		{"env-over-file", map[string]string{control.TokenEnv: "env-token-0123456789abcdef"}, []string{"--config", fromFile},
 			"$" + control.TokenEnv, "control_token_file " + tokFile},
 		{"metrics-env-over-file", map[string]string{control.MetricsTokenEnv: "env-metrics-0123456789abcdef"}, []string{"--config", fromFile},
-			fromFile + ": control_token_file " + tokFile, "$" + control.MetricsTokenEnv + " overrides the config's metrics token"},
+			fromFile + ":2:21: control_token_file " + tokFile, "$" + control.MetricsTokenEnv + " overrides the config's metrics token"},
 		{"env-alone", map[string]string{control.TokenEnv: "env-token-0123456789abcdef"}, []string{"--control", "tcp:127.0.0.1:0"},
 			"$" + control.TokenEnv, ""},
 		{"flag-file-over-config", nil, []string{"--config", literal, "--control-token-file", tokFile}, "--control-token-file " + tokFile, ""},

@@ -122,27 +122,27 @@ func listenMetrics(cfg Config) (metricsListener, error) {
 	}
 	_, needToken, err := control.ParseMetricsAddr(cfg.Metrics)
 	if err != nil {
-		return metricsListener{}, fmt.Errorf("address %q: %w", cfg.Metrics, err)
+		return metricsListener{}, cfg.blame(fmt.Errorf("address %q: %w", cfg.Metrics, err), "metrics")
 	}
 	token, err := cfg.MetricsAuth()
 	if err != nil {
-		return metricsListener{}, err
+		return metricsListener{}, err // it names the token's file
 	}
 	if needToken {
 		// As ListenMetrics would, but naming where the token came from.
 		if err := control.CheckTokenLen("metrics token from "+cfg.MetricsTokenFrom(), token); err != nil {
-			return metricsListener{}, err
+			return metricsListener{}, fmt.Errorf("metrics: %w", err)
 		}
 	}
 	if token != "" {
 		if ctl, err := cfg.Token(); err == nil && ctl == token {
-			return metricsListener{}, errors.New("the metrics token is the control token: give the metrics endpoint a token of its own " +
+			return metricsListener{}, errors.New("metrics: the metrics token is the control token: give the metrics endpoint a token of its own " +
 				"(a scraper's credentials must not change the hub)")
 		}
 	}
 	l, err := control.ListenMetrics(cfg.Metrics, token)
 	if err != nil {
-		return metricsListener{}, err
+		return metricsListener{}, cfg.blame(err, "metrics")
 	}
 	return metricsListener{l: l, addr: control.Addr(l), token: token}, nil
 }

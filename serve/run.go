@@ -73,7 +73,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	met, err := listenMetrics(cfg)
 	if err != nil {
 		ctl.close()
-		return fmt.Errorf("metrics: %w", err)
+		return err
 	}
 	opts.stop = ctx.Done() // a signal ends a wait for a capture pipe's reader
 	sess, err := New(cfg, opts)
@@ -217,7 +217,12 @@ func listenControl(cfg Config, log *slog.Logger) (controlListener, error) {
 		return controlListener{}, err
 	}
 	if network, _ := control.ParseAddr(cfg.Control); network == "tcp" {
-		// As Listen would, but naming where the token came from.
+		// As Listen would, but naming where the token came from, or
+		// where a config file may give one.
+		if token == "" && cfg.source != "" {
+			return controlListener{}, cfg.blame(fmt.Errorf("control address %q: %w: any local user could reach it "+
+				"(give one with --control-token-file, $%s, or the config's control_token_file:)", cfg.Control, control.ErrNeedToken, control.TokenEnv), "control")
+		}
 		if err := control.CheckTokenLen("control token from "+cfg.TokenFrom(), token); err != nil {
 			return controlListener{}, fmt.Errorf("control: %w", err)
 		}
@@ -228,7 +233,7 @@ func listenControl(cfg Config, log *slog.Logger) (controlListener, error) {
 			log.Warn("control API disabled: another hub of yours answers on the default socket; give this one --control PATH", "err", err)
 			return controlListener{}, nil
 		}
-		return controlListener{}, fmt.Errorf("control: %w", err)
+		return controlListener{}, cfg.blame(err, "control")
 	}
 	return controlListener{l: l, addr: shownControlAddr(control.Addr(l)), token: token}, nil
 }

@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -196,6 +198,11 @@ func New(cfg Config, opts Options) (_ *Session, err error) {
 		if err != nil {
 			if w, ok := cfg.where[spec.Name]; ok {
 				return nil, fmt.Errorf("%s: %w", w, err)
+			}
+			if i := slices.IndexFunc(cfg.Ports, func(p transport.Spec) bool { return p.Name == spec.Name }); i >= 0 {
+				if flag, _, ok := cfg.flagFor([]string{"ports", strconv.Itoa(i)}); ok {
+					return nil, fmt.Errorf("%s: %w", flag, err) // --port a=...: port "a": listen ...
+				}
 			}
 			return nil, err
 		}

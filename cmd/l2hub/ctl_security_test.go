@@ -197,10 +197,10 @@ func TestServeRefusesShortTokens(t *testing.T) {
 		{"control-env", control.TokenEnv, "tok-1", append(port, "--control", "tcp:127.0.0.1:0"), "control token", "$" + control.TokenEnv},
 		{"control-flag", "", "", append(port, "--control", "tcp:127.0.0.1:0", "--control-token", "tok-flag"), "control token", "--control-token"},
 		{"control-file", "", "", append(port, "--control", "tcp:127.0.0.1:0", "--control-token-file", shortFile), "control token", "--control-token-file " + shortFile},
-		{"control-config", "", "", []string{"--config", conf}, "control token", conf + ": control_token"},
+		{"control-config", "", "", []string{"--config", conf}, "control token", conf + ":2:16: control_token"},
 		{"metrics-env", control.MetricsTokenEnv, "short-metrics", append(port, "--control", "off", "--metrics", "tcp:0.0.0.0:0"), "metrics token", "$" + control.MetricsTokenEnv},
 		{"metrics-file", "", "", append(port, "--control", "off", "--metrics", "tcp:0.0.0.0:0", "--metrics-token-file", shortFile), "metrics token", "--metrics-token-file " + shortFile},
-		{"metrics-config", "", "", []string{"--config", metricsConf}, "metrics token", metricsConf + ": metrics_token_file " + shortFile},
+		{"metrics-config", "", "", []string{"--config", metricsConf}, "metrics token", metricsConf + ":3:21: metrics_token_file " + shortFile},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.env != "" {

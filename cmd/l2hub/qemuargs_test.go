@@ -62,3 +62,24 @@ ports:
 		t.Errorf("serve's banner\n%s\nlacks what qemu-args printed:\n%s", banner, flags)
 	}
 }
+
+// TestQEMUArgsPortsCompleteTheFile: --port adds to a config file that
+// gives no ports itself (the hub's settings in the file, the ports on the
+// command line); the file alone is still refused, at its line.
+func TestQEMUArgsPortsCompleteTheFile(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "np.yaml")
+	if err := os.WriteFile(cfg, []byte("mode: hub\ncontrol: off\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"qemu-args", cfg, "--port", "a=tcp:127.0.0.1:27013"}, &out, io.Discard); err != nil {
+		t.Fatalf("qemu-args %s --port a=...: %v", cfg, err)
+	}
+	if want := "addr.host=127.0.0.1,addr.port=27013"; !strings.Contains(out.String(), want) {
+		t.Errorf("qemu-args %s --port a=... printed\n%s\nwant %s", cfg, out.String(), want)
+	}
+	err := run(context.Background(), []string{"qemu-args", cfg}, io.Discard, io.Discard)
+	if want := cfg + ":1:1: ports: no ports: a hub needs at least one"; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("qemu-args %s: got %v, want an error starting %s", cfg, err, want)
+	}
+}
