@@ -176,6 +176,11 @@ func parsePeers(val string) ([]netip.Addr, error) {
 		if !a.Is4() {
 			return nil, fmt.Errorf("%s is not IPv4", p)
 		}
+		// A peer listed twice would be waited for twice: the gossip
+		// checks could never hear "every" peer.
+		if slices.Contains(peers, a) {
+			return nil, fmt.Errorf("%s given twice", p)
+		}
 		peers = append(peers, a)
 	}
 	return peers, nil
