@@ -98,6 +98,11 @@ func ParseCmdline(cmdline string) (Config, error) {
 			c.Peers = []netip.Addr{r.Peer().Addr()}
 		}
 	}
+	// The guest never hears its own gossip: a peer at its own address
+	// would be waited for until l2.timeout.
+	if slices.Contains(c.Peers, c.IP.Addr()) {
+		return c, fmt.Errorf("%w: l2.peer: %s is this guest's own address (l2.ip)", ErrConfig, c.IP.Addr())
+	}
 	return c, nil
 }
 

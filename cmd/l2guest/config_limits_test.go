@@ -67,6 +67,9 @@ func TestParseCmdlineLimits(t *testing.T) {
 		{"l2.peer=fd00::2", false},
 		// A peer twice would be waited for twice: gossip could never end.
 		{"l2.peer=10.0.0.2,10.0.0.2", false},
+		// Nor is a peer at the guest's own address ever heard.
+		{"l2.ip=10.0.0.2/24 l2.peer=10.0.0.2", false},
+		{"l2.peer=10.0.0.1", false}, // the default l2.ip
 		{"l2.run=" + strings.Repeat("none,", maxChecks-1) + "none", true},
 		{"l2.run=" + strings.Repeat("none,", maxChecks) + "none", false},
 		{"l2.run=sleep0", true},
