@@ -82,6 +82,15 @@ func (r *JobResult) Warnings() []Note {
 				"which records each frame's port", macString(o.MAC), o.Port, macString(o.MAC))))
 		}
 	}
+	// A few copies a sender's file lacks (its clock far off the
+	// others', frames evicted from a busy window) are no sign; many are
+	// frames no input replayed.
+	if n := r.CopiesUnseen; n > 0 && n*20 >= r.Duplicates {
+		ns = append(ns, warning(NoteCopies, "", fmt.Sprintf("%d of the %d frames not replayed as copies recorded by another input (the input of the VM "+
+			"that sent them, by their source MAC) have no such frame in that input within %s: if the inputs are not per-VM captures of one run "+
+			"(captures of one link that overlap in time, of different links), those frames were replayed by no input; "+
+			"replay such files one at a time, or merge them into one (mergecap)", n, r.Duplicates, copyWindow)))
+	}
 	for _, sw := range r.Switches {
 		if sw.Err != "" {
 			ns = append(ns, warning(NoteWhatIf, sw.Input, fmt.Sprintf("the run's set-policy at %s (to %s) could not be made again: %s; "+

@@ -152,6 +152,7 @@ func Open(cfg Config) (*Replayer, error) {
 	foreign := 0
 	held := map[captureID]int{}   // the l2hub inputs met, by what they hold
 	firsts := map[int]time.Time{} // each input's first stamp
+	lasts := map[int]time.Time{}  // and, of a foreign one, its last
 	for i, in := range cfg.Inputs {
 		// An l2hub section that ends before the first frame (a run
 		// interrupted before any, the file a set-policy started) still
@@ -196,10 +197,15 @@ func Open(cfg Config) (*Replayer, error) {
 				r.takeMeta(src.in.Path, src.hdr)
 				break // an l2hub capture needs no sampling: its ports are its interfaces
 			}
-			smp.add(ch, p.Data, p.Time)
-			if n++; n >= prepassFrames {
-				break
+			if p.Time.After(lasts[i]) {
+				lasts[i] = p.Time
 			}
+			if n < prepassFrames {
+				smp.add(ch, p.Data, p.Time)
+			} else if len(cfg.Inputs) == 1 {
+				break // its last stamp is only for telling inputs apart (splitInTime)
+			}
+			n++
 		}
 		src.close()
 		if !l2hub {
@@ -219,9 +225,22 @@ func Open(cfg Config) (*Replayer, error) {
 			foreign++
 		}
 	}
-	r.auto = foreign == 1 && len(cfg.MACs) == 0 && r.countL2hub() == 0
+	split := r.splitInTime(vm, firsts, lasts, smp)
+	r.auto = (foreign == 1 || split) && len(cfg.MACs) == 0 && r.countL2hub() == 0
 	for mac, o := range smp.infer(vm) {
 		r.owners[mac] = o
+	}
+	if r.auto && split {
+		// Each MAC's frames are in whichever file covers their time: no
+		// file is a VM, and none sent them more than another (foreignPort
+		// replays each from the file that holds it).
+		for _, ch := range vm {
+			for _, x := range smp.byChan[ch] {
+				if o := r.owners[x.mac]; o.how != ownerSplit {
+					r.owners[x.mac] = owner{ch: ch, how: ownerSplit}
+				}
+			}
+		}
 	}
 	// An explicit --port NAME=MAC whose NAME is a foreign input settles
 	// which input sent that MAC.
@@ -248,6 +267,58 @@ func Open(cfg Config) (*Replayer, error) {
 		return nil, r.tooManyPorts(cfg.maxPorts())
 	}
 	return r, nil
+}
+
+// splitInTime reports whether the per-VM channels vm are the files one
+// link's capture was split into by time (editcap -c, serve's rotation of
+// a classic pcap, the file a set-policy starts): several inputs of one
+// link each, whose times do not overlap (first and last hold each
+// input's first and last stamps), and whose samples share few frames
+// (only the copies of a frame that entered the hub before a file ended
+// and left it after). Per-VM captures of one run share most of theirs,
+// each holding the copies of the frames it received, even where their
+// stamps do not overlap (a VM booted later stamps its file with a clock
+// behind the others').
+func (r *Replayer) splitInTime(vm []int, first, last map[int]time.Time, smp *sampler) bool {
+	if len(vm) < 2 {
+		return false
+	}
+	type span struct{ from, to time.Time }
+	var spans []span
+	for _, ch := range vm {
+		in := r.chans[ch].input
+		if r.links[in] || first[in].IsZero() || slices.ContainsFunc(vm[:slices.Index(vm, ch)], func(c int) bool { return r.chans[c].input == in }) {
+			return false
+		}
+		spans = append(spans, span{first[in], last[in]})
+	}
+	slices.SortFunc(spans, func(a, b span) int { return a.from.Compare(b.from) })
+	for i := 1; i < len(spans); i++ {
+		if spans[i].from.Before(spans[i-1].to) {
+			return false
+		}
+	}
+	frames := make([]map[uint64]bool, len(vm))
+	for i, ch := range vm {
+		frames[i] = map[uint64]bool{}
+		for _, x := range smp.byChan[ch] {
+			frames[i][x.h] = true
+		}
+	}
+	for i := range frames {
+		for j := i + 1; j < len(frames); j++ {
+			shared := 0
+			for h := range frames[i] {
+				if frames[j][h] {
+					shared++
+				}
+			}
+			if shared*2 >= min(len(frames[i]), len(frames[j])) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // tooManyPorts says that the replay would make more than max ports, and
