@@ -38,7 +38,12 @@
 //     hub discarded them (RunConfig.Drain delivers them), and the ports'
 //     counters are compared with the live ones (PortResult.Live).
 //   - a record cut short (a snaplen) is given to the hub at its length on
-//     the wire (capture.Packet.OrigLen), the missing bytes zero.
+//     the wire (capture.Packet.OrigLen), the missing bytes zero; an
+//     output cuts it again (Replayer.Snaplen), as its input did.
+//
+// Open reads every input to its end once, before anything is written:
+// what they hold to replay (Replayer.Frames; Job refuses inputs with
+// none) and how their records were cut.
 //   - any other capture (classic pcap, foreign pcapng): one port per file
 //     (or per interface of a pcapng that describes several, in any of its
 //     sections: links.go), or per source MAC

@@ -115,11 +115,7 @@ func (x *run) advance(s *source, t time.Time) {
 // injected (an egress record with hub.InjectNotes' note): it went to the
 // port's peer without crossing the policy, and does so again.
 func (x *run) inject(s *source, ch int, p *capture.Packet) {
-	if !strings.Contains(p.Comment, "inject") {
-		return
-	}
-	_, notes := hub.ParseNotes(p.Comment, 8)
-	if !slices.ContainsFunc(notes, func(n hub.ParsedNote) bool { return n.Action == "inject" && n.Link == "" }) {
+	if !injected(p) {
 		return
 	}
 	x.advance(s, p.Time)
@@ -133,6 +129,16 @@ func (x *run) inject(s *source, ch int, p *capture.Packet) {
 	f := x.frameOf(s, p)
 	x.res.Injected++
 	x.core.Inject(id, f, hub.InjectNotes)
+}
+
+// injected reports whether p, an egress record of an l2hub capture, is
+// a frame the live hub's control API injected (hub.InjectNotes' note).
+func injected(p *capture.Packet) bool {
+	if !strings.Contains(p.Comment, "inject") {
+		return false
+	}
+	_, notes := hub.ParseNotes(p.Comment, 8)
+	return slices.ContainsFunc(notes, func(n hub.ParsedNote) bool { return n.Action == "inject" && n.Link == "" })
 }
 
 // egressOf says where the core will send a frame entering port id whose

@@ -125,8 +125,9 @@ func (r *JobResult) Warnings() []Note {
 			"%s: the replay discarded %s too (--drain delivers them)",
 			r.Discarded, plural(r.Discarded, "copy was", "copies were"), r.End.Sub(r.Start), what, plural(r.Discarded, "it", "them"))))
 	}
-	// A replay that says it is the run's must count what the run counted.
-	if !WhatIf(r.Notes) && !WhatIf(ns) {
+	// A replay that says it is the run's must count what the run counted;
+	// one that replayed nothing has failed already, and says why.
+	if !WhatIf(r.Notes) && !WhatIf(ns) && (r.Replayed > 0 || r.Injected > 0) {
 		ns = append(ns, r.liveDiffers()...)
 	}
 	return ns
@@ -245,18 +246,27 @@ func (r *JobResult) Failure(truncOK bool) error {
 		}
 	}
 	if r.Replayed == 0 && r.Injected == 0 && r.Packets > 0 {
-		var egress []string
-		for _, n := range r.Notes {
-			if n.Kind == NoteEgressOnly {
-				egress = append(egress, n.Input)
-			}
-		}
-		if len(egress) > 0 {
-			return fmt.Errorf("replayed none of the %d frames: %s %s only egress copies (what ports received, as --capture-points egress records); "+
-				"replay needs what the ports sent: capture with --capture-points ingress or both", r.Packets, strings.Join(egress, ", "), hasHave(len(egress)))
+		if err := egressOnly(r.Notes); err != nil {
+			return fmt.Errorf("replayed none of the %d frames: %w", r.Packets, err)
 		}
 	}
 	return nil
+}
+
+// egressOnly says which inputs the notes say hold only egress copies
+// (NoteEgressOnly), if any.
+func egressOnly(notes []Note) error {
+	var egress []string
+	for _, n := range notes {
+		if n.Kind == NoteEgressOnly {
+			egress = append(egress, n.Input)
+		}
+	}
+	if len(egress) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s %s only egress copies (what ports received, as --capture-points egress records); "+
+		"replay needs what the ports sent: capture with --capture-points ingress or both", strings.Join(egress, ", "), hasHave(len(egress)))
 }
 
 func hasHave(n int) string {

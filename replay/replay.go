@@ -112,6 +112,11 @@ type Replayer struct {
 	// named holds the inputs whose port name (Input.Port, or its file's
 	// name) names a channel.
 	named map[int]bool
+	// frames, cutLen, wholeLen and inputErr are what scan found: the
+	// records to replay, the longest cut record's bytes and the longest
+	// whole record's, and the first input's read error.
+	frames, cutLen, wholeLen int
+	inputErr                 error
 	// shift holds, for the per-VM inputs whose clock ran ahead of the
 	// others', how much earlier than stamped their frames are replayed
 	// (clocks.go).
@@ -177,9 +182,20 @@ func Open(cfg Config) (*Replayer, error) {
 		if l2hub {
 			id = idOf(src.hdr.meta)
 		}
-		n, timed := 0, false
+		// The input is read to its end: what its records hold (scan) is
+		// known before anything is written. Its first frames are looked
+		// at more closely: an l2hub capture's first (its ports are its
+		// interfaces), a foreign input's first prepassFrames (sampled).
+		n, timed, looking := 0, false, true
 		for src.advance() {
 			p := &src.head
+			r.scan(src, p)
+			if !p.Time.IsZero() && !src.l2hub && p.Time.After(lasts[i]) {
+				lasts[i] = p.Time
+			}
+			if !looking {
+				continue
+			}
 			// The earliest time any input starts at; a Simple Packet
 			// Block's frame has none (zero), and is no start.
 			if !timed && !p.Time.IsZero() {
@@ -195,17 +211,18 @@ func Open(cfg Config) (*Replayer, error) {
 			ch := r.channelOf(src, p)
 			if src.l2hub {
 				r.takeMeta(src.in.Path, src.hdr)
-				break // an l2hub capture needs no sampling: its ports are its interfaces
-			}
-			if p.Time.After(lasts[i]) {
-				lasts[i] = p.Time
-			}
-			if n < prepassFrames {
+				looking = false // an l2hub capture needs no sampling: its ports are its interfaces
+			} else {
 				smp.add(ch, p.Data, p.Time)
-			} else if len(cfg.Inputs) == 1 {
-				break // its last stamp is only for telling inputs apart (splitInTime)
+				n++
+				looking = n < prepassFrames
 			}
-			n++
+			if !looking {
+				src.ended = nil // the sections after are Run's to describe
+			}
+		}
+		if src.err != nil && r.inputErr == nil {
+			r.inputErr = src.err
 		}
 		src.close()
 		if !l2hub {
@@ -433,6 +450,35 @@ func (r *Replayer) Notes() []Note { return r.notes }
 
 // Snaplen is the most of a frame the inputs' interfaces record, when all
 // of them record less than capture.DefaultSnaplen (a capture made with
-// serve --snaplen); else 0. A replay's output made with it records no more
-// of a cut frame than its input did.
-func (r *Replayer) Snaplen() int { return max(r.snaplen, 0) }
+// serve --snaplen); else 0. Records cut shorter than their interfaces say
+// (editcap -s keeps the snaplen a capture had) lower it to the longest of
+// them, when no record whole is longer. A replay's output made with it
+// records no more of a cut frame than its input did, and writes none of
+// the zeros a cut frame is given to the hub with as bytes captured.
+func (r *Replayer) Snaplen() int {
+	sl := max(r.snaplen, 0)
+	if r.cutLen > 0 && r.wholeLen <= r.cutLen && (sl == 0 || r.cutLen < sl) {
+		return r.cutLen
+	}
+	return sl
+}
+
+// scan notes what p, a record of src, holds for the replay: a frame to
+// replay (Frames), how much of it a snaplen kept (Snaplen).
+func (r *Replayer) scan(src *source, p *capture.Packet) {
+	if src.l2hub && p.Dir == capture.DirOut && !injected(p) {
+		return // the hub's output, not replayed
+	}
+	r.frames++
+	if p.OrigLen > len(p.Data) {
+		r.cutLen = max(r.cutLen, len(p.Data))
+	} else {
+		r.wholeLen = max(r.wholeLen, len(p.Data))
+	}
+}
+
+// Frames counts the inputs' records a replay gives the hub: every
+// foreign record, and an l2hub capture's ingress copies and the frames
+// its control API injected. Err is the first input's read error, if
+// any: where Open stopped reading it, as Run will.
+func (r *Replayer) Frames() (n int, err error) { return r.frames, r.inputErr }
