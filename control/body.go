@@ -16,8 +16,6 @@ import (
 	"strings"
 	"unicode"
 
-	"go.yaml.in/yaml/v3"
-
 	"l2hub/filter"
 	"l2hub/internal/yamlfile"
 )
@@ -63,11 +61,8 @@ func ReadPolicy(r io.Reader, name string) ([]byte, error) {
 	if len(src) > MaxPolicyBytes {
 		return nil, &UserError{fmt.Errorf("%s is larger than %d bytes", what, MaxPolicyBytes)}
 	}
-	if !blank(src) {
-		root, derr := yamlfile.Decode(name, src, "policy")
-		if derr != nil || root != nil && (root.Kind != yaml.MappingNode || len(root.Content) > 0) {
-			return src, nil
-		}
+	if !blank(src) && !filter.DefinesNothing(src) {
+		return src, nil
 	}
 	return nil, &UserError{fmt.Errorf("%s is empty: it sets no seed, groups, rules, partitions or schedules; nothing replaced "+
 		"(to end every fault in force, send a policy that says so: \"rules: []\")", what)}

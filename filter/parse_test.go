@@ -384,6 +384,35 @@ func TestLoadSizeLimitAtItsEdge(t *testing.T) {
 	}
 }
 
+// TestLoadRefusesAnEmptyFile: a policy file that defines nothing is
+// refused, as set-policy refuses it, by every loader of a file (serve's and
+// replay's, and a lab's); Parse of such a text, as the control API makes
+// it, stays a policy of no faults. "rules: []" says no faults on purpose.
+func TestLoadRefusesAnEmptyFile(t *testing.T) {
+	dir := t.TempDir()
+	for i, src := range []string{"", "\n\n", "# just a comment\n", "{}\n", "null\n", "---\n", "rules: []\n", "seed: 1\n"} {
+		path := filepath.Join(dir, fmt.Sprintf("p%d.yaml", i))
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var f Flags
+		f.SetSeed(3)
+		_, loadErr := Load(path, abc)
+		_, flagsErr := f.Load(path, abc)
+		_, specErr := LoadSpec(path, abc)
+		empty := !strings.Contains(src, ":")
+		for _, err := range []error{loadErr, flagsErr, specErr} {
+			want := "policy " + path + ` is empty: it sets no seed, groups, rules, partitions or schedules (for a policy of no faults, give one that says so: "rules: []")`
+			switch {
+			case empty && (err == nil || err.Error() != want):
+				t.Errorf("loading %q: got %v, want %s", src, err, want)
+			case !empty && err != nil:
+				t.Errorf("loading %q: %v, want it loaded", src, err)
+			}
+		}
+	}
+}
+
 func TestParseTooManyErrors(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("rules:\n")
