@@ -322,8 +322,9 @@ func TestPolicyDocStatesTheLimits(t *testing.T) {
 
 // TestPolicyExampleFlagsDecideAsTheFile: POLICY.md's example file, its
 // loss rule named as the doc says (a->b), and the flags the doc gives
-// for it decide alike on every frame but the announces, and their notes
-// differ only in the partition's name.
+// for it decide alike on every frame of traffic without announces (which
+// the file's announce rule would drop before its loss rule counts them),
+// and their notes differ only in the partition's name.
 func TestPolicyExampleFlagsDecideAsTheFile(t *testing.T) {
 	doc, err := os.ReadFile("POLICY.md")
 	if err != nil {
