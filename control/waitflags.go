@@ -24,7 +24,7 @@ type WaitFlags struct {
 }
 
 // Register adds wait's flags to fs; --ready-file and --control exclude
-// each other, which the command says.
+// each other, which Run says.
 func (f *WaitFlags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.ReadyFile, "ready-file", "", "wait for the ready `file` that l2hub serve --ready-file writes")
 	fs.StringVar(&f.Addr, "control", "", "wait for the control API at this address: "+AddrForms())

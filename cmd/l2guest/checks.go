@@ -38,7 +38,9 @@ func lookupCheck(name string) (check, error) {
 	}
 	if s, ok := strings.CutPrefix(name, "sleep"); ok {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 || time.Duration(n)*time.Second > maxSleep {
+		// Compare seconds, not a Duration: N×1s overflows for a large N
+		// and could wrap into range.
+		if err != nil || n < 0 || n > int(maxSleep/time.Second) {
 			return check{}, fmt.Errorf("%q: want sleepN with N seconds in [0,%d]", name, int(maxSleep/time.Second))
 		}
 		d := time.Duration(n) * time.Second

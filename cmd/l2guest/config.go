@@ -98,6 +98,11 @@ func ParseCmdline(cmdline string) (Config, error) {
 			c.Peers = []netip.Addr{r.Peer().Addr()}
 		}
 	}
+	// The guest never hears its own gossip: a peer at its own address
+	// would be waited for until l2.timeout.
+	if slices.Contains(c.Peers, c.IP.Addr()) {
+		return c, fmt.Errorf("%w: l2.peer: %s is this guest's own address (l2.ip)", ErrConfig, c.IP.Addr())
+	}
 	return c, nil
 }
 
@@ -175,6 +180,11 @@ func parsePeers(val string) ([]netip.Addr, error) {
 		}
 		if !a.Is4() {
 			return nil, fmt.Errorf("%s is not IPv4", p)
+		}
+		// A peer listed twice would be waited for twice: the gossip
+		// checks could never hear "every" peer.
+		if slices.Contains(peers, a) {
+			return nil, fmt.Errorf("%s given twice", p)
 		}
 		peers = append(peers, a)
 	}

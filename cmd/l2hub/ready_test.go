@@ -157,6 +157,16 @@ func TestWaitGivesUp(t *testing.T) {
 	}
 }
 
+// TestWaitTakesOneTarget: a ready file and a control address together are
+// refused in control's own words, which say what to give instead.
+func TestWaitTakesOneTarget(t *testing.T) {
+	dir := t.TempDir()
+	err := run(context.Background(), []string{"wait", "--ready-file", filepath.Join(dir, "r.json"), "--control", filepath.Join(dir, "c.sock")}, io.Discard, io.Discard)
+	if want := "give one, the hub's ready file or its control address"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("wait --ready-file F --control A: %v, want an error saying %q", err, want)
+	}
+}
+
 // Under systemd (Type=notify) the hub says READY=1 when it is bound and
 // STOPPING=1 when it stops.
 func TestSystemdNotify(t *testing.T) {

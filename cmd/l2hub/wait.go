@@ -20,6 +20,5 @@ func newWaitCmd(stdout io.Writer) *cobra.Command {
 		},
 	}
 	f.Register(cmd.Flags())
-	cmd.MarkFlagsMutuallyExclusive("ready-file", "control")
 	return cmd
 }
