@@ -68,7 +68,8 @@
 // Config.CloseTimeout (a pipe whose reader stopped reading) makes Close
 // give up with ErrWriteStuck, naming it, and, where the runtime's poller
 // waits on it (a named pipe or piped standard output, on Linux), ends the
-// blocked write. A failed write is logged
+// blocked write; the frames still queued then count as Stats.Stuck, not
+// as write errors. A failed write is logged
 // once per file with the path and the error, counted, and never reaches the
 // hub loop: that file's later frames are dropped and counted, and a partial
 // write is cut off again where the file allows it. Every RetryInterval the

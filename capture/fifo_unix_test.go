@@ -144,3 +144,38 @@ func TestNamedPipeWaitSaysSoAndEnds(t *testing.T) {
 		t.Fatal("Open still waits a minute after Cancel closed")
 	}
 }
+
+// TestRepairRefusesWhatIsNotAFile: Repair refuses a named pipe, a
+// character device and a directory before opening them, naming what each
+// is. A named pipe opened for reading and writing would never end the
+// read, as Repair would hold its write end itself, so the test waits a
+// minute at most.
+func TestRepairRefusesWhatIsNotAFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "run.pcapng")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	for _, tc := range []struct{ path, what string }{
+		{fifo, "a named pipe"},
+		{os.DevNull, "a character device"},
+		{dir, "a directory"},
+	} {
+		t.Run(tc.what, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() {
+				_, err := Repair(tc.path)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				want := tc.path + ": not a regular file (" + tc.what + ")"
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("Repair(%s) = %v, want an error saying %q", tc.path, err, want)
+				}
+			case <-time.After(time.Minute): // a guard, not a measure
+				t.Fatalf("Repair(%s) still runs after a minute", tc.path)
+			}
+		})
+	}
+}

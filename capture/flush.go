@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"syscall"
 )
 
@@ -12,8 +13,8 @@ import (
 // take it past BatchBytes, and flush writes it in pieces of at most
 // writePiece, each ending where a block ends, so that a kill between two
 // writes leaves whole blocks (see the package comment). A write that
-// fails marks the output failed (fail, or readerGone for a stream whose
-// viewer closed) and adds what it lost to the sequence's gap (gap.go);
+// fails marks the output failed (fail; readerGone for a stream whose
+// viewer closed; stuckAtClose for a write Close gave up on) and adds what it lost to the sequence's gap (gap.go);
 // resume, every RetryInterval, tries to go on in the next file.
 
 // A blockEnd is where a block of a batch ends, and how many packet records
@@ -149,8 +150,14 @@ func (o *output) flush() {
 	}
 	if err != nil {
 		gone := o.w.cfg.stream && errors.Is(err, syscall.EPIPE)
-		if gone {
+		// Only Close sets a write deadline (expireWrites), once it has
+		// given up on a write that took nothing.
+		stuck := errors.Is(err, os.ErrDeadlineExceeded)
+		switch {
+		case gone:
 			o.readerGone()
+		case stuck:
+			o.stuckAtClose(fmt.Errorf("capture %s: write: %w", o.path, err))
 		}
 		// What was taken whole counts as written; the rest is lost.
 		whole, packets, i := o.written(n)
@@ -166,7 +173,7 @@ func (o *output) flush() {
 			}
 		}
 		o.w.stats.bytes.Add(uint64(n))
-		if !gone {
+		if !gone && !stuck {
 			o.fail(fmt.Errorf("capture %s: write: %w", o.path, err))
 		}
 	} else {
@@ -211,6 +218,21 @@ func (o *output) readerGone() {
 		"stream", streamName(o.w.cfg.Path))
 }
 
+// stuckAtClose ends a file whose blocked write Close gave up on (a
+// stream whose reader stopped reading without closing it): as fail, but
+// not logged, since Close's error (ErrWriteStuck) names the capture and
+// says what is missing, and the frames it loses from then on count as
+// Stuck, not WriteError: nothing failed that a full disk would explain.
+func (o *output) stuckAtClose(err error) {
+	if o.failed {
+		return
+	}
+	o.failed, o.stuck = true, true
+	o.w.mu.Lock()
+	o.w.err = err
+	o.w.mu.Unlock()
+}
+
 // resume tries to go on after a failure in the sequence's next file (or,
 // when the failure was creating a file, that file again): it creates the
 // file and writes its header at once, so that a disk still full fails here
@@ -244,7 +266,7 @@ func (o *output) resume() {
 		o.path, o.part, o.metaPart, o.newMeta = was.path, was.part, was.metaPart, was.newMeta
 		return
 	}
-	o.f, o.failed, o.gone, o.made = f, false, false, true
+	o.f, o.failed, o.gone, o.stuck, o.made = f, false, false, false, true
 	o.created()
 	if started {
 		w.cfg.Logger.Warn("capture: writing again, in a new file; the frames in between are missing",

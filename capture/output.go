@@ -43,6 +43,7 @@ type output struct {
 	batchPackets  int64
 	failed        bool
 	gone          bool   // failed because the stream's reader went away (readerGone)
+	stuck         bool   // failed because Close gave up on a write that took nothing (stuckAtClose)
 	made          bool   // the current part's file was created, with its header: it may hold frames
 	existed       bool   // something was at the current path before the capture created its file
 	lost          uint64 // frames dropped since the output failed, for the log

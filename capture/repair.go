@@ -29,15 +29,29 @@ func (r RepairReport) Trimmed() bool { return r.Kept < r.Size }
 // the end of the file over whole blocks is corrupt, not cut, and trimming
 // there would throw those blocks away. Run it on a file no hub is still
 // writing.
+//
+// Anything but a regular file is refused before it is opened: opening a
+// named pipe for reading and writing, as trimming needs, succeeds with no
+// writer, and since Repair would then hold the write end itself, its read
+// would wait for good; a device has no tail to trim.
 func Repair(path string) (RepairReport, error) {
 	var rep RepairReport
+	fi, err := os.Stat(path)
+	if err != nil {
+		return rep, err
+	}
+	if err := notRegular(path, fi); err != nil {
+		return rep, err
+	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return rep, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
+	if fi, err = f.Stat(); err != nil {
+		return rep, err
+	}
+	if err := notRegular(path, fi); err != nil { // the path changed since the first look
 		return rep, err
 	}
 	rep.Size, rep.Kept = fi.Size(), fi.Size()
@@ -72,6 +86,29 @@ func Repair(path string) (RepairReport, error) {
 		}
 		rep.Packets++
 	}
+}
+
+// notRegular returns the error Repair refuses path with when fi, path's
+// file, is not a regular file, naming what it is.
+func notRegular(path string, fi os.FileInfo) error {
+	var what string
+	switch m := fi.Mode(); {
+	case m.IsRegular():
+		return nil
+	case m&os.ModeNamedPipe != 0:
+		what = "a named pipe"
+	case m&os.ModeCharDevice != 0:
+		what = "a character device"
+	case m&os.ModeDevice != 0:
+		what = "a block device"
+	case m.IsDir():
+		what = "a directory"
+	case m&os.ModeSocket != 0:
+		what = "a socket"
+	default:
+		what = "an irregular file"
+	}
+	return fmt.Errorf("%s: not a regular file (%s): repair works on a capture file", path, what)
 }
 
 // String says what Repair did to the file, as `l2hub capture repair`

@@ -20,7 +20,8 @@ import (
 // that takes nothing for Config.CloseTimeout (a pipe whose reader stopped
 // reading, a hung network disk) makes it return an error wrapping
 // ErrWriteStuck that names it, rather than hold its caller for good; what
-// was still queued is then missing from the capture. A stream the
+// was still queued is then missing from the capture, counted as
+// Stats.Stuck. A stream the
 // runtime's poller waits on (a named pipe or a piped standard output, on
 // Linux) has its blocked write ended, failed, and the writer finishes;
 // elsewhere the writer goroutine may stay blocked in write(2) until its
@@ -174,10 +175,10 @@ func (s *Sink) warnBehind() {
 
 func (s *Sink) logSummary() {
 	st := s.Stats()
-	if st.QueueFull+st.WriteError+st.ReaderGone+st.Closed == 0 {
+	if st.QueueFull+st.WriteError+st.ReaderGone+st.Stuck+st.Closed == 0 {
 		return
 	}
 	s.cfg.Logger.Warn("capture: frames missing from the capture",
 		"path", s.cfg.Path, "written", st.Written,
-		"queue_full", st.QueueFull, "write_error", st.WriteError, "reader_gone", st.ReaderGone, "after_close", st.Closed)
+		"queue_full", st.QueueFull, "write_error", st.WriteError, "reader_gone", st.ReaderGone, "stuck", st.Stuck, "after_close", st.Closed)
 }

@@ -67,13 +67,14 @@ type Stats struct {
 	QueueFull  uint64 `json:"queue_full"`  // events dropped because the writer was QueueBytes behind
 	WriteError uint64 `json:"write_error"` // events dropped because their file had failed
 	ReaderGone uint64 `json:"reader_gone"` // events dropped because the stream's reader had gone (a viewer closed): no failure
+	Stuck      uint64 `json:"stuck"`       // events still queued when Close gave up on a stream that took nothing (its reader stopped reading)
 	Closed     uint64 `json:"closed"`      // events dropped because they came after Close
 }
 
 type counters struct {
 	observed, written, bytes, files atomic.Uint64
 	queueFull, writeError, closed   atomic.Uint64
-	readerGone                      atomic.Uint64
+	readerGone, stuck               atomic.Uint64
 	progress                        atomic.Uint64 // the writer's file operations that returned (Close's measure of a stuck writer)
 }
 
@@ -526,6 +527,7 @@ func (s *Sink) Stats() Stats {
 		QueueFull:  s.stats.queueFull.Load(),
 		WriteError: s.stats.writeError.Load(),
 		ReaderGone: s.stats.readerGone.Load(),
+		Stuck:      s.stats.stuck.Load(),
 		Closed:     s.stats.closed.Load(),
 	}
 }

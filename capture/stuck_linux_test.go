@@ -3,8 +3,10 @@ package capture
 import (
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,11 +17,15 @@ import (
 
 // fillStuckStream opens a Sink with cfg (a stream whose reader never
 // reads), gives it more frames than a pipe holds, closes it, and checks
-// that Close gave up naming the stream and that the writer goroutine did
-// not stay blocked in its write.
+// that Close gave up naming the stream, that the writer goroutine did not
+// stay blocked in its write, and that the frames the stream did not take
+// count as stuck, in Stats and in the summary the writer logs, not as
+// write errors: the full disk's reason would send one looking for a disk
+// problem.
 func fillStuckStream(t *testing.T, cfg Config, name string) {
 	t.Helper()
-	cfg.Meta, cfg.CloseTimeout = testMeta, 100*time.Millisecond
+	logs := &logRecorder{}
+	cfg.Meta, cfg.CloseTimeout, cfg.Logger = testMeta, 100*time.Millisecond, slog.New(logs)
 	s := mustOpen(t, cfg)
 	s.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
 	for k := range 300 { // 420 KB, where a pipe holds 64 KiB
@@ -35,8 +41,16 @@ func fillStuckStream(t *testing.T, cfg Config, name string) {
 	case <-time.After(hangGuard):
 		t.Fatalf("the writer is still blocked in its write %v after Close gave up", hangGuard)
 	}
-	if st := s.Stats(); st.WriteError == 0 {
-		t.Errorf("stats %+v: the frames the stream did not take are not counted", st)
+	st := s.Stats()
+	if st.Stuck == 0 || st.WriteError != 0 || st.Written+st.Stuck != st.Observed {
+		t.Errorf("stats %+v: want the frames the stream did not take counted as stuck, none as write errors", st)
+	}
+	if errs := logs.records(slog.LevelError); len(errs) != 0 {
+		t.Errorf("got error logs %v, want none: Close's error says what happened", errs)
+	}
+	warns := logs.records(slog.LevelWarn)
+	if len(warns) == 0 || attr(warns[len(warns)-1], "stuck") != strconv.FormatUint(st.Stuck, 10) || attr(warns[len(warns)-1], "write_error") != "0" {
+		t.Errorf("got warnings %v, want the summary to say stuck=%d write_error=0", warns, st.Stuck)
 	}
 }
 

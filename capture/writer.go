@@ -412,14 +412,18 @@ func (w *writer) eachOutput(fn func(*output)) {
 	}
 }
 
-// retryFailed has every failed sequence try to resume.
 // countLost counts n packet records that output o (nil when it could not
 // be made) did not write: frames after a stream's reader went away are
-// their own reason, as closing the viewer is no failure of the capture.
+// their own reason, as closing the viewer is no failure of the capture,
+// and so are those still queued when Close gave up on a reader that
+// stopped reading, which no full disk explains.
 func (w *writer) countLost(o *output, n uint64) {
-	if o != nil && o.gone {
+	switch {
+	case o != nil && o.gone:
 		w.stats.readerGone.Add(n)
-	} else {
+	case o != nil && o.stuck:
+		w.stats.stuck.Add(n)
+	default:
 		w.stats.writeError.Add(n)
 	}
 	if o != nil {
@@ -427,6 +431,7 @@ func (w *writer) countLost(o *output, n uint64) {
 	}
 }
 
+// retryFailed has every failed sequence try to resume.
 func (w *writer) retryFailed() {
 	w.eachOutput(func(o *output) {
 		if o.failed {

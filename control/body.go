@@ -16,8 +16,6 @@ import (
 	"strings"
 	"unicode"
 
-	"go.yaml.in/yaml/v3"
-
 	"l2hub/filter"
 	"l2hub/internal/yamlfile"
 )
@@ -63,11 +61,8 @@ func ReadPolicy(r io.Reader, name string) ([]byte, error) {
 	if len(src) > MaxPolicyBytes {
 		return nil, &UserError{fmt.Errorf("%s is larger than %d bytes", what, MaxPolicyBytes)}
 	}
-	if !blank(src) {
-		root, derr := yamlfile.Decode(name, src, "policy")
-		if derr != nil || root != nil && (root.Kind != yaml.MappingNode || len(root.Content) > 0) {
-			return src, nil
-		}
+	if !blank(src) && !filter.DefinesNothing(src) {
+		return src, nil
 	}
 	return nil, &UserError{fmt.Errorf("%s is empty: it sets no seed, groups, rules, partitions or schedules; nothing replaced "+
 		"(to end every fault in force, send a policy that says so: \"rules: []\")", what)}
@@ -102,14 +97,25 @@ func blank(src []byte) bool {
 }
 
 // DecodePartition decodes the body of POST /v1/partitions: one JSON object
-// with known fields only, each given once, and a name. The groups are the
-// target's to check.
+// with known fields only, each given once, and a name. The name of a new
+// ad-hoc partition (groups given) is spelled as the policy file spells
+// names (checkName). A name alone starts a partition the policy has, and
+// may be any name it can hold: a flag partition's is made of its groups
+// ("a|b,c", "a|b#2"); one it does not have is the target's to refuse
+// (filter.ErrUnknownPartition). The groups are the target's to check.
 func DecodePartition(r io.Reader) (PartitionRequest, error) {
 	var req PartitionRequest
 	if err := decodeJSON(r, maxRequestJSON, "partition request", &req); err != nil {
 		return req, err
 	}
-	if err := checkName(req.Name); err != nil {
+	var err error
+	switch {
+	case len(req.Groups) > 0:
+		err = checkName(req.Name)
+	case req.Name == "":
+		err = errors.New("empty; give the partition a name")
+	}
+	if err != nil {
 		return req, &UserError{fmt.Errorf("partition request: name: %w", err)}
 	}
 	return req, nil

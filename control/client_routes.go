@@ -278,18 +278,14 @@ func (c *Client) Metrics(ctx context.Context) (string, error) {
 }
 
 // ParsePartitionArgs reads `l2hub ctl partition NAME [GROUP GROUP...]`:
-// NAME alone starts the policy's partition of that name; with groups
-// (comma-separated ports or group names each), an ad-hoc one. One group
-// separates nothing and is refused.
+// NAME alone starts the policy's partition of that name, whatever it is
+// spelled with (a flag partition is named after its groups, "a|b,c");
+// with groups (comma-separated ports or group names each), an ad-hoc one.
+// One group separates nothing and is refused.
 func ParsePartitionArgs(args []string) (name string, groups [][]string, err error) {
 	switch len(args) {
 	case 0:
 		return "", nil, errors.New("give a partition NAME, and for an ad-hoc partition two or more GROUPs")
-	case 1:
-		if strings.ContainsAny(args[0], "|,") {
-			return "", nil, fmt.Errorf("%q looks like groups, not a partition's name: give a name first, then each group as an argument (ctl partition split %s)",
-				args[0], strings.Join(strings.Split(args[0], "|"), " "))
-		}
 	case 2:
 		return "", nil, fmt.Errorf("partition %s: one group (%s) separates nothing: give two or more groups, or none to start the policy's partition %s",
 			args[0], args[1], args[0])

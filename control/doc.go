@@ -9,7 +9,7 @@
 //	POST   /v1/rules/{name}?before=R   add one rule (the policy file's syntax), last or before rule R; application/yaml
 //	PUT    /v1/rules/{name}            replace it, in its place, counters kept; application/yaml
 //	DELETE /v1/rules/{name}            remove it
-//	POST   /v1/partitions              {"name": "p1", "groups": [["a"], ["b"]]}; no groups: start the policy's partition p1; application/json
+//	POST   /v1/partitions              {"name": "p1", "groups": [["a"], ["b"]]}; no groups: start the policy's partition p1 (any name it holds: a flag's "a|b" too); application/json
 //	DELETE /v1/partitions/{name}       heal
 //	POST   /v1/links/{port}/{up|down}  set a port's link state
 //	POST   /v1/inject/{port}           frames for the port's peer, each after a 4-byte length; application/octet-stream

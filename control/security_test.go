@@ -194,6 +194,10 @@ func TestEmptyRequestsAreRefused(t *testing.T) {
 		{"empty-name", `{"name":"","groups":[["a"],["b"]]}`, "name: empty"},
 		{"no-name", `{"groups":[["a"],["b"]]}`, "name: empty"},
 		{"space-in-name", `{"name":"a b","groups":[["a"],["b"]]}`, "a name is letters"},
+		// A new partition's name is the policy file's kind, though a name
+		// alone may be a flag partition's ("a|b").
+		{"groups-in-new-name", `{"name":"a|b","groups":[["a"],["b"]]}`, "a name is letters"},
+		{"no-name-alone", `{"name":""}`, "name: empty"},
 		{"long-name", `{"name":"` + strings.Repeat("x", 65) + `","groups":[["a"],["b"]]}`, "at most 64"},
 		{"unknown-field", `{"name":"x","groups":[["a"],["b"]],"colour":1}`, "unknown field"},
 		{"trailing-value", `{"name":"x","groups":[["a"],["b"]]} {}`, "more than one JSON value"},

@@ -24,7 +24,7 @@ import (
 //	--rate  [LINK=]RATE[,burst=SIZE][,queue=SIZE]
 //	--mtu   [LINK=]SIZE
 //	--partition GROUPS[@FROM-TO | @FROM | @FROM+DURATION]
-//	--down  PORT@FROM[-TO][/EVERY]
+//	--down  PORT@FROM[-TO[/EVERY]]
 //
 // LINK is a->b or a<->b; without it the flag applies to every link. All
 // impairment flags naming the same LINK form one rule, named after LINK
@@ -529,7 +529,7 @@ func flagPartition(sc *scope, spec *Spec, s string) (PartitionSpec, error) {
 	return ps, nil
 }
 
-// flagDown reads PORT@FROM[-TO][/EVERY].
+// flagDown reads PORT@FROM[-TO[/EVERY]].
 func flagDown(sc *scope, s string) (ScheduleSpec, error) {
 	port, when, ok := strings.Cut(s, "@")
 	if !ok {
@@ -562,6 +562,10 @@ func flagDown(sc *scope, s string) (ScheduleSpec, error) {
 		}
 	} else if at, err = parseDuration(when); err != nil {
 		return ss, err
+	}
+	if ss.Every > 0 && ss.DownFor == 0 {
+		// Without TO the port is down for good: there is nothing to repeat.
+		return ss, fmt.Errorf("a repeat needs FROM-TO (e.g. %s@1s-1.2s/2s)", port)
 	}
 	ss.At = &at // Compile checks DownFor against Every
 	return ss, nil

@@ -95,6 +95,8 @@ func TestFlagsErrors(t *testing.T) {
 		{"bad-down", []string{"--down", "a"}, `write PORT@5s-6s`},
 		{"bad-down-period", []string{"--down", "a@1s-3s/1s"}, `--down: "a@1s-3s/1s": down 2s every 1s: the time down must be positive and shorter than the period`},
 		{"down-period-zero", []string{"--down", "b@1s/0"}, `--down: "b@1s/0": repeat period: duration must be positive`},
+		{"down-repeat-without-to", []string{"--down", "b@1s/2s"}, `--down: "b@1s/2s": a repeat needs FROM-TO (e.g. b@1s-1.2s/2s)`},
+		{"down-repeat-open-to", []string{"--down", "b@1s-/2s"}, `--down: "b@1s-/2s": a repeat needs FROM-TO (e.g. b@1s-1.2s/2s)`},
 		{"down-window-period-zero", []string{"--down", "b@1s-1.2s/0"}, `--down: "b@1s-1.2s/0": repeat period: duration must be positive`},
 		{"stray-argument", []string{"--loss", "5%", "extra"}, `unexpected argument "extra"`},
 		{"unknown-flag", []string{"--lose", "5%"}, `flag provided but not defined: -lose`},
@@ -320,8 +322,9 @@ func TestPolicyDocStatesTheLimits(t *testing.T) {
 
 // TestPolicyExampleFlagsDecideAsTheFile: POLICY.md's example file, its
 // loss rule named as the doc says (a->b), and the flags the doc gives
-// for it decide alike on every frame but the announces, and their notes
-// differ only in the partition's name.
+// for it decide alike on every frame of traffic without announces (which
+// the file's announce rule would drop before its loss rule counts them),
+// and their notes differ only in the partition's name.
 func TestPolicyExampleFlagsDecideAsTheFile(t *testing.T) {
 	doc, err := os.ReadFile("POLICY.md")
 	if err != nil {

@@ -195,9 +195,18 @@ func TestListedTwiceRefused(t *testing.T) {
 		{"{ethertype: [ipv4, 0x800]}", `3:31: rules[0].match.ethertype: "0x800" is listed twice (first at line 3, column 25, as "ipv4")`},
 		{"{from: [a, b, a]}", `3:26: rules[0].match.from: "a" is listed twice (first at line 3, column 20)`},
 		{"{link: [a->b, a -> b]}", `3:26: rules[0].match.link: "a -> b" is listed twice (first at line 3, column 20, as "a->b")`},
+		// A link or port entry means its directed pairs or its ports: one
+		// whose every pair or port the entries before it hold adds nothing.
+		{"{link: [a<->b, b<->a]}", `3:27: rules[0].match.link: "b<->a" is listed twice (first at line 3, column 20, as "a<->b")`},
+		{"{link: [a<->b, a->b]}", `3:27: rules[0].match.link: "a->b" is listed twice (first at line 3, column 20, as "a<->b")`},
+		{"{link: [a->b, b->a, a<->b]}", `3:32: rules[0].match.link: "a<->b" is listed twice (first at line 3, column 20, as "a->b"; and line 3, column 26, as "b->a")`},
+		{"{link: [west->b, a->b]}", `3:29: rules[0].match.link: "a->b" is listed twice (first at line 3, column 20, as "west->b")`},
+		{"{from: [west, c]}", `3:26: rules[0].match.from: "c" is listed twice (first at line 3, column 20, as "west")`},
+		{"{to: [a, c, west]}", `3:24: rules[0].match.to: "west" is listed twice (first at line 3, column 18, as "a"; and line 3, column 21, as "c")`},
 		{"{src_ip: [10.0.0.0/8, 10.1.0.0/16], link: [a->b, a<->b], protocol: [tcp, udp]}", ""},
+		{"{from: [a, west], to: [b, west]}", ""}, // west adds c
 	} {
-		src := "rules:\n  - name: x\n    match: " + tc.match + "\n"
+		src := "rules:\n  - name: x\n    match: " + tc.match + "\ngroups: {west: [a, c]}\n"
 		_, err := Parse([]byte(src), "p.yaml", abc)
 		var list ErrorList
 		switch {

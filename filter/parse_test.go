@@ -70,6 +70,18 @@ func TestParseErrors(t *testing.T) {
 			[]string{`test.yaml:3:14: rules[0].corrupt: corrupt needs probability`}},
 		{"reorder-needs-probability", "rules:\n  - name: x\n    delay: 5ms\n    reorder: {gap: 2}\n",
 			[]string{`test.yaml:4:14: rules[0].reorder: reorder needs probability`}},
+		// A key given a bad value is reported for its value alone, not as
+		// missing too.
+		{"bad-probability-is-not-missing", "rules:\n  - {name: d, duplicate: {probability: 2}}\n  - {name: c, corrupt: {probability: -1%}}\n  - {name: r, delay: 1ms, reorder: {probability: 1.5}}\n",
+			[]string{`test.yaml:2:40: rules[0].duplicate.probability: 2 is more than 1 (100%); for 2 percent, write 2%`,
+				`test.yaml:3:38: rules[1].corrupt.probability: -1% is negative`,
+				`test.yaml:4:50: rules[2].reorder.probability: 1.5 is more than 1 (100%)`}},
+		{"bad-gemodel-p-is-not-missing", "rules:\n  - {name: g, loss: {gemodel: {p: 1.5}}}\n",
+			[]string{`test.yaml:2:35: rules[0].loss.gemodel.p: 1.5 is more than 1 (100%)`}},
+		{"bad-rate-is-not-missing", "rules:\n  - {name: q, rate: {rate: 10Mbps}}\n",
+			[]string{`test.yaml:2:28: rules[0].rate.rate: "10Mbps" is ambiguous`}},
+		{"bad-trigger-matches-are-not-missing", "rules:\n  - {name: r}\npartitions:\n  - {name: p, groups: a|b, start: {rule: r, matches: 0}}\n",
+			[]string{`test.yaml:4:54: partitions[0].start.matches: 0 is`}},
 		{"corrupt-list", "rules:\n  - name: x\n    corrupt: [1]\n",
 			[]string{`rules[0].corrupt: want a mapping, got a list`}},
 		{"wrong-type-list-for-scalar", "rules:\n  - name: x\n    loss: [1, 2]\n",
@@ -369,6 +381,35 @@ func TestLoadSizeLimitAtItsEdge(t *testing.T) {
 	_, err := Load(write("over.yaml", maxPolicyBytes+1), abc)
 	if want := fmt.Sprintf("policy is larger than %d bytes", maxPolicyBytes); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("Load of a %d-byte policy: %v, want an error containing %q", maxPolicyBytes+1, err, want)
+	}
+}
+
+// TestLoadRefusesAnEmptyFile: a policy file that defines nothing is
+// refused, as set-policy refuses it, by every loader of a file (serve's and
+// replay's, and a lab's); Parse of such a text, as the control API makes
+// it, stays a policy of no faults. "rules: []" says no faults on purpose.
+func TestLoadRefusesAnEmptyFile(t *testing.T) {
+	dir := t.TempDir()
+	for i, src := range []string{"", "\n\n", "# just a comment\n", "{}\n", "null\n", "---\n", "rules: []\n", "seed: 1\n"} {
+		path := filepath.Join(dir, fmt.Sprintf("p%d.yaml", i))
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var f Flags
+		f.SetSeed(3)
+		_, loadErr := Load(path, abc)
+		_, flagsErr := f.Load(path, abc)
+		_, specErr := LoadSpec(path, abc)
+		empty := !strings.Contains(src, ":")
+		for _, err := range []error{loadErr, flagsErr, specErr} {
+			want := "policy " + path + ` is empty: it sets no seed, groups, rules, partitions or schedules (for a policy of no faults, give one that says so: "rules: []")`
+			switch {
+			case empty && (err == nil || err.Error() != want):
+				t.Errorf("loading %q: got %v, want %s", src, err, want)
+			case !empty && err != nil:
+				t.Errorf("loading %q: %v, want it loaded", src, err)
+			}
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -261,13 +262,16 @@ func TestFrontEndsShareTimeChecks(t *testing.T) {
 		args      []string
 		msg       string
 		yamlAt    string
+		flagMsg   string // the flag's, when not msg
 	}{
 		{"hold-zero", "partitions:\n  - {name: p, groups: a|b, start: 1s, duration: 0s}\n",
-			[]string{"--partition", "a|b@1s+0s"}, "duration must be positive", "p.yaml:2:49: partitions[0].duration: "},
+			[]string{"--partition", "a|b@1s+0s"}, "duration must be positive", "p.yaml:2:49: partitions[0].duration: ", ""},
 		{"down-longer-than-period", "schedules:\n  - {name: s, port: a, at: 1s, down_for: 3s, every: 2s}\n",
-			[]string{"--down", "a@1s-4s/2s"}, "down 3s every 2s: the time down must be positive and shorter than the period", "p.yaml:2:5: schedules[0]: "},
+			[]string{"--down", "a@1s-4s/2s"}, "down 3s every 2s: the time down must be positive and shorter than the period", "p.yaml:2:5: schedules[0]: ", ""},
 		{"down-for-nothing", "schedules:\n  - {name: s, port: a, at: 1s, every: 2s}\n",
-			[]string{"--down", "a@1s/2s"}, "down 0s every 2s: the time down must be positive and shorter than the period", "p.yaml:2:5: schedules[0]: "},
+			// The flag's grammar has a repeat only after FROM-TO, and says so.
+			[]string{"--down", "a@1s/2s"}, "down 0s every 2s: the time down must be positive and shorter than the period", "p.yaml:2:5: schedules[0]: ",
+			"a repeat needs FROM-TO (e.g. a@1s-1.2s/2s)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var list ErrorList
@@ -276,7 +280,7 @@ func TestFrontEndsShareTimeChecks(t *testing.T) {
 				t.Errorf("got Parse(%q) error\n%v\nwant the one error %q", tc.src, err, want)
 			}
 			_, err = ParseFlags(tc.args, abc)
-			if want := fmt.Sprintf("%s: %q: %s", tc.args[0], tc.args[1], tc.msg); !errors.As(err, &list) || len(list) != 1 || list[0].Error() != want {
+			if want := fmt.Sprintf("%s: %q: %s", tc.args[0], tc.args[1], cmp.Or(tc.flagMsg, tc.msg)); !errors.As(err, &list) || len(list) != 1 || list[0].Error() != want {
 				t.Errorf("got ParseFlags(%q) error\n%v\nwant the one error %q", tc.args, err, want)
 			}
 		})

@@ -23,7 +23,11 @@ func LoadSpec(path string, ports []string) (*Spec, error) {
 }
 
 // ReadPolicy reads a policy file as Load does, bounded: one larger than a
-// policy can be is read only far enough to say so (Parse refuses it).
+// policy can be is read only far enough to say so (Parse refuses it). A
+// file that defines nothing (DefinesNothing) is refused, as the control
+// API refuses it: it is likelier a file cut short or saved wrong than a
+// policy, and would run without a fault unnoticed. A policy of no faults
+// says so: "rules: []".
 func ReadPolicy(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -34,7 +38,19 @@ func ReadPolicy(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy %s: %w", path, err)
 	}
+	if len(data) <= maxPolicyBytes && DefinesNothing(data) {
+		return nil, fmt.Errorf("policy %s is empty: it sets no seed, groups, rules, partitions or schedules "+
+			"(for a policy of no faults, give one that says so: \"rules: []\")", path)
+	}
 	return data, nil
+}
+
+// DefinesNothing reports whether a policy's text defines nothing: blank
+// lines and comments only, null, or {}. Text that is not YAML defines
+// something, for Parse to refuse with its position.
+func DefinesNothing(data []byte) bool {
+	root, err := yamlfile.Decode("", data, "policy")
+	return err == nil && (root == nil || root.Kind == yaml.MappingNode && len(root.Content) == 0)
 }
 
 // Load reads and compiles the policy file at path. ports are the hub's port

@@ -32,7 +32,7 @@ func (w *walker) loss(n *yaml.Node, path string) *LossSpec {
 				return
 			}
 			ge := &GEModelSpec{}
-			hasP := false
+			hasP, good := false, false // p given; and valid, its own error said if not
 			optional := func(dst **float64) func(*yaml.Node, string) {
 				return func(v *yaml.Node, p string) {
 					if x, ok := w.probability(v, p); ok {
@@ -41,7 +41,10 @@ func (w *walker) loss(n *yaml.Node, path string) *LossSpec {
 				}
 			}
 			w.fields(v, p, map[string]func(*yaml.Node, string){
-				"p":   func(v *yaml.Node, p string) { ge.P, hasP = w.probability(v, p) },
+				"p": func(v *yaml.Node, p string) {
+					hasP = true
+					ge.P, good = w.probability(v, p)
+				},
 				"r":   optional(&ge.R),
 				"1-h": optional(&ge.BadLoss),
 				"1-k": optional(&ge.GoodLoss),
@@ -53,7 +56,9 @@ func (w *walker) loss(n *yaml.Node, path string) *LossSpec {
 				w.errf(v, p, "gemodel needs p (good->bad transition probability)")
 				return
 			}
-			ls = &LossSpec{GE: ge}
+			if good {
+				ls = &LossSpec{GE: ge}
+			}
 		},
 	})
 	if n.Kind == yaml.MappingNode && ls == nil && len(n.Content) == 0 {
@@ -125,8 +130,13 @@ func (w *walker) probabilityOr(n *yaml.Node, path, what string, prob *float64, k
 		}
 		return ok
 	}
-	hasP := false
-	keys["probability"] = func(v *yaml.Node, p string) { *prob, hasP = w.probability(v, p) }
+	// A probability given but refused has been reported as such: it is not
+	// missing too.
+	hasP, good := false, false
+	keys["probability"] = func(v *yaml.Node, p string) {
+		hasP = true
+		*prob, good = w.probability(v, p)
+	}
 	w.fields(n, path, keys)
 	if n.Kind != yaml.MappingNode {
 		return false
@@ -135,7 +145,7 @@ func (w *walker) probabilityOr(n *yaml.Node, path, what string, prob *float64, k
 		w.errf(n, path, "%s needs probability", what)
 		return false
 	}
-	return true
+	return good
 }
 
 // reorder: 25% | {probability, gap}
@@ -211,7 +221,12 @@ func (w *walker) rate(n *yaml.Node, path string) *RateSpec {
 	rs := &RateSpec{}
 	hasRate, ok := false, true
 	w.fields(n, path, map[string]func(*yaml.Node, string){
-		"rate": func(v *yaml.Node, p string) { rs.BitsPerSecond, hasRate = readRate(v, p) },
+		"rate": func(v *yaml.Node, p string) {
+			hasRate = true
+			var good bool
+			rs.BitsPerSecond, good = readRate(v, p)
+			ok = ok && good
+		},
 		"burst": func(v *yaml.Node, p string) {
 			var good bool
 			rs.Burst, good = w.size(v, p, minBurst, maxRateBytes)

@@ -1,9 +1,11 @@
 package filter
 
 import (
+	"cmp"
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -28,10 +30,11 @@ func (w *walker) match(ms *MatchSpec, n *yaml.Node, path string) {
 		desc = append(desc, key+"="+strings.Join(vals, ","))
 	}
 	// each runs parse on every entry of a value-or-list; parse returns
-	// what the entry means (a port's name, an address as a CIDR), and an
-	// entry that means what one before it did is refused: it adds nothing
-	// to the list, so it is likely a typo for another.
-	each := func(v *yaml.Node, p string, parse func(s string) (key string, err error)) []string {
+	// what the entry means, as keys (a port's name, an address as a CIDR;
+	// the ports a group stands for, the directed pairs of a link), and an
+	// entry all of whose keys entries before it hold is refused: it adds
+	// nothing to the list, so it is likely a typo for another.
+	each := func(v *yaml.Node, p string, parse func(s string) (keys []string, err error)) []string {
 		items, ok := w.items(v, p)
 		if !ok {
 			return nil
@@ -43,20 +46,41 @@ func (w *walker) match(ms *MatchSpec, n *yaml.Node, path string) {
 			if !ok {
 				continue
 			}
-			key, err := parse(s)
+			keys, err := parse(s)
 			if err != nil {
 				w.errf(it, p, "%v", err)
 				continue
 			}
-			if at, twice := first[key]; twice {
-				as := ""
-				if at.Value != s {
-					as = ", as " + quote(at.Value)
+			// by are the entries before it that hold its keys, in list order.
+			var by []*yaml.Node
+			for _, k := range keys {
+				at, held := first[k]
+				if !held {
+					by = nil
+					break
 				}
-				w.errf(it, p, "%s is listed twice (first at line %d, column %d%s)", quote(s), at.Line, at.Column, as)
+				if !slices.Contains(by, at) {
+					by = append(by, at)
+				}
+			}
+			if len(by) > 0 {
+				slices.SortFunc(by, func(a, b *yaml.Node) int { return cmp.Or(a.Line-b.Line, a.Column-b.Column) })
+				var places []string
+				for _, e := range by {
+					as := ""
+					if e.Value != s {
+						as = ", as " + quote(e.Value)
+					}
+					places = append(places, fmt.Sprintf("line %d, column %d%s", e.Line, e.Column, as))
+				}
+				w.errf(it, p, "%s is listed twice (first at %s)", quote(s), strings.Join(places, "; and "))
 				continue
 			}
-			first[key] = it
+			for _, k := range keys {
+				if _, held := first[k]; !held {
+					first[k] = it
+				}
+			}
 			vals = append(vals, s)
 		}
 		return vals
@@ -64,10 +88,10 @@ func (w *walker) match(ms *MatchSpec, n *yaml.Node, path string) {
 	portSet := func(key string, dst *[]string) func(v *yaml.Node, p string) {
 		return func(v *yaml.Node, p string) {
 			set := []string{}
-			vals := each(v, p, func(s string) (string, error) {
+			vals := each(v, p, func(s string) ([]string, error) {
 				ports, err := w.scope.expand(s)
 				set = append(set, ports...)
-				return s, err
+				return ports, err
 			})
 			*dst = set
 			add(key, vals...)
@@ -87,18 +111,23 @@ func (w *walker) match(ms *MatchSpec, n *yaml.Node, path string) {
 		"to":   portSet("to", &ms.To),
 		"link": func(v *yaml.Node, p string) {
 			ms.Links = [][2]string{}
-			add("link", each(v, p, func(s string) (string, error) {
+			add("link", each(v, p, func(s string) ([]string, error) {
 				ls, err := w.scope.parseLink(s)
-				ms.Links = append(ms.Links, ls.pairs()...)
-				return fmt.Sprint(ls), err
+				pairs := ls.pairs()
+				ms.Links = append(ms.Links, pairs...)
+				keys := make([]string, len(pairs))
+				for i, pr := range pairs {
+					keys[i] = pr[0] + "->" + pr[1]
+				}
+				return keys, err
 			})...)
 		},
 		"ethertype": func(v *yaml.Node, p string) {
 			ms.EtherTypes = []uint16{}
-			add("ethertype", each(v, p, func(s string) (string, error) {
+			add("ethertype", each(v, p, func(s string) ([]string, error) {
 				t, err := parseEtherType(s)
 				ms.EtherTypes = append(ms.EtherTypes, t)
-				return strconv.Itoa(int(t)), err
+				return []string{strconv.Itoa(int(t))}, err
 			})...)
 		},
 		"vlan":      yes(&ms.VLAN, "vlan"),
@@ -111,12 +140,12 @@ func (w *walker) match(ms *MatchSpec, n *yaml.Node, path string) {
 		"dst_ip":    func(v *yaml.Node, p string) { w.prefixes(&ms.DstIP, v, p, each, add, "dst_ip") },
 		"protocol": func(v *yaml.Node, p string) {
 			ms.Protocols = []uint8{}
-			add("protocol", each(v, p, func(s string) (string, error) {
+			add("protocol", each(v, p, func(s string) ([]string, error) {
 				x, err := parseProtocol(s)
 				if err == nil {
 					ms.Protocols = append(ms.Protocols, x)
 				}
-				return strconv.Itoa(int(x)), err
+				return []string{strconv.Itoa(int(x))}, err
 			})...)
 		},
 		"src_port": func(v *yaml.Node, p string) { w.portRange(&ms.SrcPort, v, p, add, "src_port") },
@@ -227,12 +256,12 @@ func (w *walker) mac(dst **[6]byte, v *yaml.Node, p string, add func(string, ...
 	add(key, s)
 }
 
-func (w *walker) prefixes(dst *[]netip.Prefix, v *yaml.Node, p string, each func(*yaml.Node, string, func(string) (string, error)) []string, add func(string, ...string), key string) {
+func (w *walker) prefixes(dst *[]netip.Prefix, v *yaml.Node, p string, each func(*yaml.Node, string, func(string) ([]string, error)) []string, add func(string, ...string), key string) {
 	*dst = []netip.Prefix{}
-	add(key, each(v, p, func(s string) (string, error) {
+	add(key, each(v, p, func(s string) ([]string, error) {
 		pf, err := parsePrefix(s)
 		*dst = append(*dst, pf)
-		return pf.String(), err
+		return []string{pf.String()}, err
 	})...)
 }
 

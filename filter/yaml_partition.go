@@ -95,13 +95,17 @@ func (w *walker) partitionGroups(n *yaml.Node, path string) [][]string {
 func (w *walker) trigger(n *yaml.Node, path string) *TriggerSpec {
 	t := &TriggerSpec{}
 	var ruleNode *yaml.Node
+	hasMatches, good := false, false // given; and valid, its own error said if not
 	w.fields(n, path, map[string]func(*yaml.Node, string){
 		"rule": func(v *yaml.Node, p string) {
 			ruleNode = v
 			t.RuleAt = w.pos(v, p)
 			t.Rule, _ = w.scalar(v, p)
 		},
-		"matches": func(v *yaml.Node, p string) { t.Matches, _ = w.integer(v, p, 1, 1<<62) },
+		"matches": func(v *yaml.Node, p string) {
+			hasMatches = true
+			t.Matches, good = w.integer(v, p, 1, 1<<62)
+		},
 		"link": func(v *yaml.Node, p string) {
 			t.LinkAt = w.pos(v, p)
 			s, ok := w.scalar(v, p)
@@ -123,8 +127,10 @@ func (w *walker) trigger(n *yaml.Node, path string) *TriggerSpec {
 	case ruleNode == nil:
 		w.errf(n, path, "trigger needs rule (and matches)")
 		return nil
-	case t.Matches == 0:
+	case !hasMatches:
 		w.errf(n, path, "trigger needs matches (a count from 1)")
+		return nil
+	case !good:
 		return nil
 	}
 	return t

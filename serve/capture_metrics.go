@@ -23,7 +23,7 @@ func newCaptureCollector(stats func() capture.Stats) *captureCollector {
 		written: d("written_frames_total", "Packet records written to capture files."),
 		bytes:   d("written_bytes_total", "Bytes written to capture files, headers included."),
 		files:   d("files_total", "Capture files created (rotations and per-port files included)."),
-		dropped: d("dropped_frames_total", "Frames the capture did not record, by reason: queue-full (the writer fell behind), write-error (the file failed), reader-gone (after a stream's reader closed it: no error), closed (after shutdown began).", "reason"),
+		dropped: d("dropped_frames_total", "Frames the capture did not record, by reason: queue-full (the writer fell behind), write-error (the file failed), reader-gone (after a stream's reader closed it: no error), stuck (still queued when the capture gave up on a stream whose reader stopped reading), closed (after shutdown began).", "reason"),
 	}
 }
 
@@ -46,5 +46,6 @@ func (c *captureCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.dropped, st.QueueFull, "queue-full")
 	counter(c.dropped, st.WriteError, "write-error")
 	counter(c.dropped, st.ReaderGone, "reader-gone")
+	counter(c.dropped, st.Stuck, "stuck")
 	counter(c.dropped, st.Closed, "closed")
 }

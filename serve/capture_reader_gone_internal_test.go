@@ -60,6 +60,15 @@ func TestSummaryOfAStreamWhoseReaderClosed(t *testing.T) {
 		t.Errorf("got capture.reader_gone %s, write_error %s; want %d and none", capt["reader_gone"], got, st.ReaderGone)
 	}
 
+	if dropped := droppedByReason(t, sink); dropped["reader-gone"] != float64(st.ReaderGone) || dropped["write-error"] != 0 {
+		t.Errorf("got l2hub_capture_dropped_frames_total %v, want reader-gone=%d and write-error=0", dropped, st.ReaderGone)
+	}
+}
+
+// droppedByReason gathers sink's l2hub_capture_dropped_frames_total as
+// /metrics gives it, by its reason label.
+func droppedByReason(t *testing.T, sink *capture.Sink) map[string]float64 {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(newCaptureCollector(sink.Stats))
 	fams, err := reg.Gather()
@@ -79,7 +88,5 @@ func TestSummaryOfAStreamWhoseReaderClosed(t *testing.T) {
 			}
 		}
 	}
-	if dropped["reader-gone"] != float64(st.ReaderGone) || dropped["write-error"] != 0 {
-		t.Errorf("got l2hub_capture_dropped_frames_total %v, want reader-gone=%d and write-error=0", dropped, st.ReaderGone)
-	}
+	return dropped
 }

@@ -76,6 +76,10 @@ type CaptureConfig struct {
 	// a file or stream that takes nothing, such as a pipe whose reader
 	// stopped reading (0 means capture.DefaultCloseTimeout).
 	CloseTimeout time.Duration `yaml:"close_timeout"`
+	// given is the name File was given as when it is another name of
+	// standard output (/dev/stdout), which Flags.Config makes Stdout:
+	// messages name the path the user wrote, not "-".
+	given string
 }
 
 // DefaultConfig is what `l2hub` with no arguments serves: a learning

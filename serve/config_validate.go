@@ -342,7 +342,8 @@ func (c *Config) checkAcross(ps *problems) {
 		ps.add(c.checkPeersBound())
 	}
 	if c.Capture.File == capture.Stdout && (c.Capture.PerPort || c.Capture.RotateSize != 0 || c.Capture.RotateCount != 0) {
-		ps.add(fieldErr(`"-" is standard output, one stream: not per port, not rotated`, "capture", "file"))
+		name := cmp.Or(c.Capture.given, capture.Stdout)
+		ps.add(fieldErr(fmt.Sprintf("%q is standard output, one stream: not per port, not rotated", name), "capture", "file"))
 	}
 	if c.Capture.File == "" {
 		if key := c.Capture.optionGiven(); key != "" {

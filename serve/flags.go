@@ -166,7 +166,7 @@ func (f *Flags) Config() (Config, error) {
 		// Another name of standard output (/dev/stdout, the file the
 		// shell sent it to) is the stream "-" is: a set-policy starts a
 		// section in it, never a numbered file beside it (/dev/stdout-0001).
-		c.File = capture.Stdout
+		c.File, c.given = capture.Stdout, c.File
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, err

@@ -166,8 +166,11 @@ func TestCaptureToAnotherNameOfStdout(t *testing.T) {
 	if cfg.Capture.File != capture.Stdout {
 		t.Errorf("--capture %s (standard output's file): got capture file %q, want the stream %q", out.Name(), cfg.Capture.File, capture.Stdout)
 	}
-	if _, err := parse("--capture", out.Name(), "--rotate-count", "5"); err == nil || !strings.Contains(err.Error(), "not rotated") {
-		t.Errorf("--capture %s --rotate-count 5: got %v, want a refusal to rotate standard output", out.Name(), err)
+	// The refusal names the path as given, not "-", which the user did
+	// not write.
+	if _, err := parse("--capture", out.Name(), "--rotate-count", "5"); err == nil ||
+		!strings.Contains(err.Error(), "--capture: "+strconv.Quote(out.Name())+" is standard output, one stream: not per port, not rotated") {
+		t.Errorf("--capture %s --rotate-count 5: got %v, want a refusal to rotate standard output that names %s", out.Name(), err, out.Name())
 	}
 	other := filepath.Join(t.TempDir(), "run.pcapng")
 	if cfg, err := parse("--capture", other); err != nil || cfg.Capture.File != other {

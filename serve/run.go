@@ -44,7 +44,9 @@ var ErrProbeNoVerdict = errors.New("probe gave no verdict (its target never appe
 // checker, its report. A capture that takes nothing while it closes (a
 // stream whose reader stopped reading: capture.ErrWriteStuck, after
 // CaptureConfig.CloseTimeout) does not hold the exit: the counters are
-// printed all the same and Run returns its error. A refused start leaves
+// printed all the same and Run returns its error. So it does for a capture
+// file that failed (a full disk), even one the capture went on from in a
+// new file: the capture misses frames. A refused start leaves
 // no file touched. The files
 // it writes later (the ready file once bound, the summary at exit) are
 // checked first, before anything is bound: a path that cannot be written

@@ -137,6 +137,7 @@ type CaptureSummary struct {
 	QueueFull  uint64   `json:"queue_full,omitempty"`
 	WriteError uint64   `json:"write_error,omitempty"`
 	ReaderGone uint64   `json:"reader_gone,omitempty"` // frames after a stream's reader closed it (a viewer closed): no error
+	Stuck      uint64   `json:"stuck,omitempty"`       // frames still queued when the capture gave up on a stream whose reader stopped reading
 }
 
 // summary gathers the counters of a stopped session.
@@ -161,7 +162,7 @@ func (s *Session) summary(stopped error) Summary {
 	if s.capture != nil {
 		st := s.capture.Stats()
 		files := append([]string{}, s.capture.Files()...) // [] when none, as the other lists
-		sum.Capture = &CaptureSummary{Files: files, Written: st.Written, QueueFull: st.QueueFull, WriteError: st.WriteError, ReaderGone: st.ReaderGone}
+		sum.Capture = &CaptureSummary{Files: files, Written: st.Written, QueueFull: st.QueueFull, WriteError: st.WriteError, ReaderGone: st.ReaderGone, Stuck: st.Stuck}
 	}
 	for _, h := range s.noPeerHints() {
 		sum.Hints = append(sum.Hints, h.text)
@@ -239,6 +240,12 @@ func (sum *Summary) writeText(w io.Writer) {
 			// Closing the viewer is how one stops watching: the stream
 			// ends there, without a gap inside it.
 			fmt.Fprintf(w, ", until its reader closed it; %d frames after are not in it", c.ReaderGone)
+		}
+		if c.Stuck > 0 {
+			// A reader that stopped reading (a paused process) is no
+			// full disk: the run's error (capture.ErrWriteStuck) names
+			// the stream, and the frames it never took are its own count.
+			fmt.Fprintf(w, ", until its reader stopped reading; %d frames still queued then are not in it", c.Stuck)
 		}
 		if c.QueueFull > 0 || c.WriteError > 0 {
 			fmt.Fprintf(w, "; %d lost (writer fell behind: %d, write errors: %d) - replay of this capture will not reproduce the run exactly",

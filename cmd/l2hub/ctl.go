@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -88,7 +90,14 @@ func newCtlCmd(stdout, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return done(cl.StartPartition(ctx, name, groups), "partition %s started", name)
+			err = cl.StartPartition(ctx, name, groups)
+			if groups == nil && errors.Is(err, filter.ErrUnknownPartition) && strings.ContainsAny(name, "|,") {
+				// A flag partition is named after its groups ("a|b"), so such a
+				// name may be one; when the hub has none, groups were meant.
+				err = fmt.Errorf("%w; %q looks like groups, not a partition's name: give a name first, then each group as an argument (ctl partition split %s)",
+					err, name, strings.Join(strings.Split(name, "|"), " "))
+			}
+			return done(err, "partition %s started", name)
 		})
 
 	var setPolicy *cobra.Command

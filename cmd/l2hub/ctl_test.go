@@ -49,7 +49,9 @@ func ctl(t *testing.T, sock string, args ...string) (string, error) {
 }
 
 func TestCtlPartition(t *testing.T) {
-	sock := serveWithPolicy(t, ctlPolicy)
+	// Two flag partitions of the same groups, named a|b and a|b#2, that
+	// only the control API starts before 1h.
+	sock := serveWithPolicy(t, ctlPolicy, "--partition", "a|b@1h", "--partition", "a|b@1h")
 	active := func() []string {
 		t.Helper()
 		raw, err := control.NewClient(sock, "").Policy(context.Background())
@@ -78,13 +80,20 @@ func TestCtlPartition(t *testing.T) {
 		{"help", []string{"partition", "--help"}, "partition NAME [GROUP GROUP...]", false, nil},
 		{"file-partition-by-name", []string{"partition", "split"}, "partition split started", false, []string{"split"}},
 		{"heal-it", []string{"heal", "split"}, "partition split healed", false, nil},
+		{"flag-partition-by-name", []string{"partition", "a|b"}, "partition a|b started", false, []string{"a|b"}},
+		{"heal-flag-partition", []string{"heal", "a|b"}, "partition a|b healed", false, nil},
+		{"repeated-flag-partition-by-name", []string{"partition", "a|b#2"}, "partition a|b#2 started", false, []string{"a|b#2"}},
+		{"heal-repeated-flag-partition", []string{"heal", "a|b#2"}, "partition a|b#2 healed", false, nil},
 		{"ad-hoc", []string{"partition", "cut", "a", "b"}, "partition cut started", false, []string{"cut"}},
 		{"restart-healed-ad-hoc", []string{"heal", "cut"}, "healed", false, nil},
 		{"restart-by-name", []string{"partition", "cut"}, "partition cut started", false, []string{"cut"}},
 		{"unknown-name", []string{"partition", "nope"}, `partition "nope": no such partition`, true, nil},
 		{"one-group", []string{"partition", "x", "a"}, "one group (a) separates nothing", true, nil},
 		{"no-name", []string{"partition"}, "give a partition NAME", true, nil},
-		{"groups-for-a-name", []string{"partition", "a|b"}, `"a|b" looks like groups, not a partition's name: give a name first, then each group as an argument (ctl partition split a b)`, true, nil},
+		{"groups-for-a-name", []string{"partition", "b|a"},
+			`partition "b|a": no such partition; "b|a" looks like groups, not a partition's name: give a name first, then each group as an argument (ctl partition split b a)`, true, nil},
+		{"groups-with-a-group-for-a-name", []string{"partition", "a,b"}, `looks like groups`, true, nil},
+		{"not-like-groups", []string{"partition", "a#2"}, `partition "a#2": no such partition`, true, nil},
 		{"unknown-port", []string{"partition", "x", "a", "c"}, "(ports: a, b)", true, nil},
 		{"unknown-port-link", []string{"link", "c", "down"}, `port "c": no such port (ports: a, b)`, true, nil},
 	} {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestRefusedStartLeavesTheCaptureUntouched: a start refused for a port or
@@ -147,5 +148,42 @@ func TestServeRefusesToWriteOverItsInputs(t *testing.T) {
 				t.Errorf("after l2hub %s, %s holds %q (%v), want %q", strings.Join(args, " "), name, got, err, text)
 			}
 		}
+	}
+}
+
+// TestEmptyPolicyFileRefused: serve and replay refuse a policy file that
+// defines nothing (a file cut short or saved wrong would otherwise run
+// without a fault) in the words ctl set-policy refuses it with; "rules: []"
+// is a policy of no faults on purpose, and runs.
+func TestEmptyPolicyFileRefused(t *testing.T) {
+	dir := t.TempDir()
+	in := writeL2hubCapture(t, dir, 20)
+	out := filepath.Join(dir, "out.pcapng")
+	for _, src := range []string{"", "{}\n", "# just a comment\n"} {
+		pol := filepath.Join(dir, "p.yaml")
+		if err := os.WriteFile(pol, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{
+			{"serve", "--port", "a=tcp:127.0.0.1:0", "--control", "off", "--policy", pol},
+			{"replay", in, "--policy", pol, "-o", out},
+		} {
+			// A serve that took the file would run until ctx ends: the
+			// deadline only bounds the failure.
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			err := run(ctx, args, io.Discard, io.Discard)
+			cancel()
+			want := "policy " + pol + " is empty: it sets no seed, groups, rules, partitions or schedules"
+			if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), `"rules: []"`) {
+				t.Errorf("%s of a policy %q: got %v, want an error containing %q and naming \"rules: []\"", args[0], src, err, want)
+			}
+		}
+	}
+	pol := filepath.Join(dir, "none.yaml")
+	if err := os.WriteFile(pol, []byte("rules: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runCmd(t, "replay", in, "--policy", pol, "-o", out); err != nil {
+		t.Errorf("replay with \"rules: []\": %v, want it run", err)
 	}
 }
