@@ -697,3 +697,12 @@ func plural(n int, noun string) string {
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
 }
+
+// agree is the form of a verb that goes with plural(n, ...): one when n
+// is 1, more otherwise ("was" or "were").
+func agree(n int, one, more string) string {
+	if n == 1 {
+		return one
+	}
+	return more
+}
