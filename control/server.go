@@ -130,7 +130,7 @@ func (e *UserError) Unwrap() error { return e.Err }
 type Server struct {
 	Target   Target
 	Registry *prometheus.Registry // served at /metrics with the target's link and partition state; nil for none
-	Token    string               // when set, every request needs "Authorization: Bearer <Token>"
+	Token    string               // when set, every request needs "Authorization: Bearer <Token>" (the scheme in any case)
 	Logger   *slog.Logger
 
 	// Limits; zero means the Default of the same name.
