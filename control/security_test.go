@@ -147,8 +147,8 @@ func TestPolicyUploadOverLimitRefused(t *testing.T) {
 	over := head + strings.Repeat("x", control.MaxPolicyBytes+1-len(head))
 	err := c.ReplacePolicy(ctx, "p.yaml", []byte(over))
 	var ce *control.Error
-	if !errors.As(err, &ce) || ce.Status != 400 || !strings.Contains(err.Error(), "policy p.yaml is larger than 1048576 bytes") {
-		t.Errorf("ReplacePolicy(%d bytes) = %v, want 400, larger than 1048576 bytes", len(over), err)
+	if !errors.As(err, &ce) || ce.Status != 413 || !errors.Is(err, control.ErrTooLarge) || err.Error() != "policy p.yaml is larger than 1048576 bytes" {
+		t.Errorf("ReplacePolicy(%d bytes) = %v, want 413 (too-large): policy p.yaml is larger than 1048576 bytes", len(over), err)
 	}
 	if target.policy != "good-1" {
 		t.Errorf("after the refused upload, a policy of %d bytes is in force, want good-1", len(target.policy))
@@ -301,20 +301,25 @@ func TestUnknownRoutesAnswerJSON(t *testing.T) {
 // TestPartitionRequestKeysOnce: a partition request that gives a key twice
 // is refused, as a policy file that does is, and starts nothing: the JSON
 // decoder alone would take the last ("q"), whatever the case of its key.
+// One over the bound is refused too, 413 rather than 400.
 func TestPartitionRequestKeysOnce(t *testing.T) {
 	target, path := serveFake(t, "")
-	for _, tc := range []struct{ name, body, want string }{
-		{"name-twice", `{"name":"p","name":"q","groups":[["a"],["b"]]}`, `partition request: key "name" given twice`},
-		{"name-twice-other-case", `{"name":"p","NAME":"q","groups":[["a"],["b"]]}`,
+	for _, tc := range []struct {
+		name, body string
+		status     int
+		code, want string
+	}{
+		{"name-twice", `{"name":"p","name":"q","groups":[["a"],["b"]]}`, 400, control.CodeInvalid, `partition request: key "name" given twice`},
+		{"name-twice-other-case", `{"name":"p","NAME":"q","groups":[["a"],["b"]]}`, 400, control.CodeInvalid,
 			`partition request: key "NAME" given twice (first as "name"; keys match fields whatever their case)`},
-		{"groups-twice", `{"groups":[["a"],["c"]],"name":"p","groups":[["a"],["b"]]}`, `partition request: key "groups" given twice`},
-		{"too-large", `{"name":"p","groups":[["a"],["b"]]}` + strings.Repeat(" ", 64<<10), "partition request is larger than 65536 bytes"},
+		{"groups-twice", `{"groups":[["a"],["c"]],"name":"p","groups":[["a"],["b"]]}`, 400, control.CodeInvalid, `partition request: key "groups" given twice`},
+		{"too-large", `{"name":"p","groups":[["a"],["b"]]}` + strings.Repeat(" ", 64<<10), 413, control.CodeTooLarge, "partition request is larger than 65536 bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, msg := rawRequest(t, path, "POST", "/v1/partitions", map[string]string{"Content-Type": "application/json"}, tc.body)
 			var e control.ErrorResponse
-			if err := json.Unmarshal([]byte(msg), &e); err != nil || got != 400 || e.Error != tc.want {
-				t.Errorf("got %d %s, want 400 with the error %q", got, strings.TrimSpace(msg), tc.want)
+			if err := json.Unmarshal([]byte(msg), &e); err != nil || got != tc.status || e.Code != tc.code || e.Error != tc.want {
+				t.Errorf("got %d %s, want %d with code %q and the error %q", got, strings.TrimSpace(msg), tc.status, tc.code, tc.want)
 			}
 		})
 	}
