@@ -83,11 +83,18 @@ func begunBySetPolicy(h capHeader) (begun, known bool) {
 func coverageNotes(hs []capHeader, mode hub.Mode) []Note {
 	seqs := sequences(hs)
 	var notes []Note
+	// One note says it, the advice being the same for every sequence,
+	// but names the first file of each that starts mid-run (each port's
+	// of a per-port capture).
+	var mid []capHeader
 	for _, seq := range seqs {
-		if n, ok := midRunNote(seq[0].h, mode); ok {
-			notes = append(notes, n)
-			break // one says it: the advice is the same for every sequence
+		if _, ok := midRunNote(seq[0].h, mode, nil); ok {
+			mid = append(mid, seq[0].h)
 		}
+	}
+	if len(mid) > 0 {
+		n, _ := midRunNote(mid[0], mode, mid)
+		notes = append(notes, n)
 	}
 	for _, seq := range seqs {
 		if n, ok := gapNote(seq); ok {
@@ -104,8 +111,9 @@ func coverageNotes(hs []capHeader, mode hub.Mode) []Note {
 // and each flooded copy draws on the rules of the link it reaches; after
 // a rotation, the policy's streams and queues had run, and edits had
 // been made, too. A set-policy's own file in hub mode starts as the
-// policy did: no note. It says how to reproduce the run instead.
-func midRunNote(h capHeader, mode hub.Mode) (Note, bool) {
+// policy did: no note. It says how to reproduce the run instead: from
+// the first file of each sequence of starts (h's when none).
+func midRunNote(h capHeader, mode hub.Mode, starts []capHeader) (Note, bool) {
 	if h.meta.Part == 0 {
 		return Note{}, false // the run's start, or a port's first file
 	}
@@ -140,9 +148,23 @@ func midRunNote(h capHeader, mode hub.Mode) (Note, bool) {
 	case rp.changed:
 		at = append(at, fmt.Sprintf("after its set-policy at %s", rp.since))
 	}
-	first := "its first file"
-	if name, ok := firstPartName(h.path, h.meta.Part); ok {
-		first = name
+	if len(starts) == 0 {
+		starts = []capHeader{h}
+	}
+	var firsts []string
+	for _, st := range starts {
+		first := "its first file"
+		if st.meta.Port != "" {
+			first = "port " + st.meta.Port + "'s first file"
+		}
+		if name, ok := firstPartName(st.path, st.meta.Part); ok {
+			first = name
+		}
+		firsts = append(firsts, first)
+	}
+	first := strings.Join(firsts, ", ")
+	if len(firsts) > 1 {
+		first = "each port's first (" + first + ")"
 	}
 	how := "with its policy"
 	if rp.changed {

@@ -143,9 +143,12 @@ func TestCoverageNotesPerSequence(t *testing.T) {
 			hdr("run-a-0001.pcapng", "a", 1, 1, "1s"), hdr("run-b-0002.pcapng", "b", 2, 1, "1s")},
 			[]string{"run-b-0002.pcapng: the inputs lack files of port b's capture before this one (run-b-0001.pcapng)"}},
 		// The same advice for every port of a per-port capture from a
-		// rotation: said once, not once a port.
+		// rotation: said once, not once a port, naming each port's
+		// first file.
 		{"every-port-from-a-rotation", []capHeader{hdr("run-a-0002.pcapng", "a", 2, 0, ""), hdr("run-b-0002.pcapng", "b", 2, 0, ""),
 			hdr("run-c-0002.pcapng", "c", 2, 0, "")}, []string{"run-a-0002.pcapng: this file starts mid-run"}},
+		{"two-ports-from-a-rotation", []capHeader{hdr("run-a-0001.pcapng", "a", 1, 0, ""), hdr("run-b-0001.pcapng", "b", 1, 0, "")},
+			[]string{"replay its files from each port's first (run-a.pcapng, run-b.pcapng) on"}},
 		{"a-header-that-does-not-say", []capHeader{hdr("run-0002.pcapng", "", 2, -1, "1s")},
 			[]string{"its header does not say whether its set-policy or a rotation after it began this file"}},
 	} {

@@ -38,7 +38,12 @@
 //     hub discarded them (RunConfig.Drain delivers them), and the ports'
 //     counters are compared with the live ones (PortResult.Live).
 //   - a record cut short (a snaplen) is given to the hub at its length on
-//     the wire (capture.Packet.OrigLen), the missing bytes zero.
+//     the wire (capture.Packet.OrigLen), the missing bytes zero; an
+//     output cuts it again (Replayer.Snaplen), as its input did.
+//
+// Open reads every input to its end once, before anything is written:
+// what they hold to replay (Replayer.Frames; Job refuses inputs with
+// none) and how their records were cut.
 //   - any other capture (classic pcap, foreign pcapng): one port per file
 //     (or per interface of a pcapng that describes several, in any of its
 //     sections: links.go), or per source MAC
@@ -50,7 +55,12 @@
 //     owner (the input whose VM sent it): named with Config.MACs' port or
 //     inferred from the first frames of every input (see Owner); copies of a
 //     frame in other inputs and multicast echoes are recognised and counted,
-//     not replayed. Each VM stamps its file with its own clock: an input
+//     not replayed; a frame whose sender's input does not cover its time
+//     is no copy of one in it. Inputs whose times do not overlap and
+//     which share few frames are the files one link's capture was split
+//     into by time (editcap -c, a rotated classic pcap): a port per
+//     source MAC, as for one input, each frame replayed from whichever
+//     file holds it. Each VM stamps its file with its own clock: an input
 //     whose clock ran ahead of the others' is replayed earlier than
 //     stamped, the least that keeps every copy of a frame after its
 //     sending (clocks.go).

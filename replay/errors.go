@@ -15,6 +15,9 @@ var (
 	// ErrNoMatch reports --from or --from-mac keeping none of a capture's
 	// frames: Inject would send nothing.
 	ErrNoMatch = errors.New("nothing to send")
+	// ErrNothingToReplay reports inputs that hold no frame to replay:
+	// no record, only egress copies, or none readable.
+	ErrNothingToReplay = errors.New("nothing to replay")
 	// ErrTooManyPorts reports inputs that would make a replay of more
 	// ports than Config.MaxPorts.
 	ErrTooManyPorts = errors.New("too many ports")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -245,13 +246,13 @@ func appendOpt(b []byte, code uint16, v string) []byte {
 	return b
 }
 
-// --json carries every note stderr has (here the egress-only input's),
-// says whether any makes the replay a what-if, and gives each edit its
-// input; an input with only egress copies, which replays nothing, fails.
+// --json carries every note stderr has (here the note that the capture
+// header has no start time), and says whether any makes the replay a
+// what-if; an input with only egress copies, which replays nothing, is
+// refused before anything is written, its note told.
 func TestJobJSONNotesAndEgressOnly(t *testing.T) {
-	in := filepath.Join(t.TempDir(), "egress.pcapng")
-	sink, err := capture.Open(capture.Config{Path: in, Overflow: capture.OverflowBlock, Points: capture.PointsEgress,
-		Meta: capture.Meta{Version: "test", Start: hub.DefaultEpoch}})
+	in := filepath.Join(t.TempDir(), "nostart.pcapng")
+	sink, err := capture.Open(capture.Config{Path: in, Overflow: capture.OverflowBlock, Meta: capture.Meta{Version: "test"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,10 +275,20 @@ func TestJobJSONNotesAndEgressOnly(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &v); err != nil {
 		t.Fatal(err)
 	}
-	if len(v.Notes) != 1 || v.Notes[0].Kind != NoteEgressOnly || v.Notes[0].Input != in || !slices.Contains(stderr, v.Notes[0].Text) || v.WhatIf {
-		t.Errorf("got --json notes %+v (what_if %v), want the egress-only note stderr has (%q)", v.Notes, v.WhatIf, stderr)
+	if len(v.Notes) != 1 || v.Notes[0].Kind != NoteHeader || v.Notes[0].Input != in || !slices.Contains(stderr, v.Notes[0].Text) || v.WhatIf {
+		t.Errorf("got --json notes %+v (what_if %v), want the header note stderr has (%q)", v.Notes, v.WhatIf, stderr)
 	}
-	if err := res.Failure(false); err == nil || !strings.Contains(err.Error(), "replayed none of the 1 frames: "+in+" has only egress copies") {
-		t.Errorf("got Failure %v, want the egress-only input named", err)
+
+	egress := filepath.Join(t.TempDir(), "egress.pcapng")
+	if err := os.WriteFile(egress, egressOnlyCapture(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stderr = nil
+	_, err = (&Job{Files: []string{egress}, Notes: func(n string) { stderr = append(stderr, n) }}).Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), egress+" has only egress copies") {
+		t.Errorf("got %v, want the egress-only input named", err)
+	}
+	if len(stderr) != 1 || !strings.Contains(stderr[0], "only egress copies") {
+		t.Errorf("got notes %q, want the egress-only note", stderr)
 	}
 }

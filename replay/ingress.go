@@ -115,11 +115,7 @@ func (x *run) advance(s *source, t time.Time) {
 // injected (an egress record with hub.InjectNotes' note): it went to the
 // port's peer without crossing the policy, and does so again.
 func (x *run) inject(s *source, ch int, p *capture.Packet) {
-	if !strings.Contains(p.Comment, "inject") {
-		return
-	}
-	_, notes := hub.ParseNotes(p.Comment, 8)
-	if !slices.ContainsFunc(notes, func(n hub.ParsedNote) bool { return n.Action == "inject" && n.Link == "" }) {
+	if !injected(p) {
 		return
 	}
 	x.advance(s, p.Time)
@@ -133,6 +129,16 @@ func (x *run) inject(s *source, ch int, p *capture.Packet) {
 	f := x.frameOf(s, p)
 	x.res.Injected++
 	x.core.Inject(id, f, hub.InjectNotes)
+}
+
+// injected reports whether p, an egress record of an l2hub capture, is
+// a frame the live hub's control API injected (hub.InjectNotes' note).
+func injected(p *capture.Packet) bool {
+	if !strings.Contains(p.Comment, "inject") {
+		return false
+	}
+	_, notes := hub.ParseNotes(p.Comment, 8)
+	return slices.ContainsFunc(notes, func(n hub.ParsedNote) bool { return n.Action == "inject" && n.Link == "" })
 }
 
 // egressOf says where the core will send a frame entering port id whose
@@ -178,6 +184,15 @@ func (x *run) chanPort(ch int) hub.PortID {
 
 // foreignPort attributes a frame of a per-VM capture: skipped when it is
 // another input's copy or an echo, else the port of its source MAC.
+//
+// A frame whose source MAC another input owns is that input's copy,
+// except where the owner's input does not cover its time (covers): the
+// files one link's capture is split into by time (editcap -c, serve's
+// rotation or set-policy) share their MACs and hold none of one
+// another's frames. Such a frame is replayed from the input that holds
+// it, on its sender's port, unless it is a copy of one its sender's
+// input ended with, or of one replayed so already (held); and the
+// sender's own copies of one replayed so are then the copies.
 func (x *run) foreignPort(ch int, p *capture.Packet) (hub.PortID, bool) {
 	if len(p.Data) < hub.EthHeaderLen {
 		return x.chanPort(ch), true // a runt: the core counts it on the input's port
@@ -189,14 +204,15 @@ func (x *run) foreignPort(ch int, p *capture.Packet) (hub.PortID, bool) {
 		o = owner{ch: ch, how: ownerLate}
 		x.owners[mac] = o
 	}
-	if o.ch != ch {
+	own := o.ch == ch
+	if !own && x.covers(o.ch, p) {
 		x.res.Duplicates++
 		return hub.NoPort, false
 	}
 	if x.r.chans[ch].echo && !p.Time.IsZero() { // an echo is told by its time
 		e := x.echo[ch]
 		if e == nil {
-			e = newEchoTable()
+			e = newFrameWindow(echoWindow)
 			x.echo[ch] = e
 		}
 		if e.isEcho(p.Time, p.Data) {
@@ -204,11 +220,63 @@ func (x *run) foreignPort(ch int, p *capture.Packet) (hub.PortID, bool) {
 			return hub.NoPort, false
 		}
 	}
+	if x.multi && !p.Time.IsZero() {
+		sent, lent := x.window(x.sent, o.ch), x.window(x.lent, o.ch)
+		lent.expire(p.Time)
+		switch {
+		case own:
+			u := x.window(x.unseen, ch)
+			x.res.CopiesUnseen += u.expire(p.Time)
+			u.match(p.Time, p.Data, matchAll)
+			if lent.match(p.Time, p.Data, matchPeek) {
+				x.res.Duplicates++ // another input's copy was replayed for it
+				return hub.NoPort, false
+			}
+			sent.add(p.Time, p.Data)
+		case sent.match(p.Time, p.Data, matchPeek) || lent.match(p.Time, p.Data, matchPeek):
+			x.res.Duplicates++ // held: a copy of a frame replayed already
+			return hub.NoPort, false
+		default:
+			x.res.ForSender++
+			lent.add(p.Time, p.Data)
+		}
+	}
 	if name, ok := x.r.macPort[mac]; ok {
 		return x.addPort(name, "replay of source MAC "+macString(mac)), true
 	}
 	if x.r.auto {
-		return x.addPort(autoPort(mac), "replay of source MAC "+macString(mac)+" in "+x.r.chans[ch].desc), true
+		return x.addPort(autoPort(mac), "replay of source MAC "+macString(mac)+" in "+x.r.chans[o.ch].desc), true
 	}
-	return x.chanPort(ch), true
+	return x.chanPort(o.ch), true
+}
+
+// covers reports whether the input of channel o, which sent p's source
+// MAC, covers p's time, so that p is a copy of a frame in it: it covers
+// it unless it has not started by then, or ended before. A copy whose
+// frame o has not shown within copyWindow is counted
+// (Result.CopiesUnseen) once o's own frames have passed it.
+func (x *run) covers(o int, p *capture.Packet) bool {
+	if p.Time.IsZero() {
+		return true
+	}
+	src := x.srcs[x.r.chans[o].input]
+	if src.ok && src.packets == 1 && p.Time.Before(src.head.Time) || !src.ok && p.Time.After(src.last) {
+		return false
+	}
+	sent := x.window(x.sent, o)
+	if sent.expire(p.Time); !sent.match(p.Time, p.Data, matchPeek) {
+		x.window(x.unseen, o).add(p.Time, p.Data)
+	}
+	return true
+}
+
+// window returns m's frameWindow of channel ch, of copyWindow, making it
+// on first use.
+func (x *run) window(m map[int]*frameWindow, ch int) *frameWindow {
+	w := m[ch]
+	if w == nil {
+		w = newFrameWindow(copyWindow)
+		m[ch] = w
+	}
+	return w
 }

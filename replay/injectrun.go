@@ -85,7 +85,7 @@ func RunInject(ctx context.Context, c *control.Client, port string, cfg InjectCo
 // named pipe or a device is not read here: what this read took would be
 // missing from the injection.
 func CheckInjectCapture(path string) error {
-	if err := CheckCapture(path); err != nil {
+	if err := CheckCapture(path); err != nil || path == Stdin {
 		return err
 	}
 	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {

@@ -41,6 +41,12 @@ type Input struct {
 // device (a disk) or a terminal. The error names path once, as replay and
 // inject both say it.
 func CheckCapture(path string) error {
+	if path == Stdin {
+		if term.IsTerminal(int(os.Stdin.Fd())) {
+			return errors.New("-: standard input is a terminal, not a capture file: send one in (l2hub replay - < run.pcapng)")
+		}
+		return nil
+	}
 	fi, err := os.Stat(path)
 	if err != nil {
 		var pe *fs.PathError
@@ -70,12 +76,27 @@ func isTerminal(path string) bool {
 	return term.IsTerminal(int(f.Fd()))
 }
 
+// Stdin as an input's path reads the capture from standard input, once.
+const Stdin = "-"
+
+// openPath opens path, standard input for Stdin (capture.OpenFile).
+func openPath(ctx context.Context, path string) (*os.File, error) {
+	if path == Stdin {
+		return os.Stdin, nil
+	}
+	return capture.OpenFile(ctx, path)
+}
+
 // readOnce reports whether in can be read only once: no Open, and a
-// path that names a pipe, /dev/stdin, <(…), a named pipe, a socket or a
-// character device (a block device is refused: CheckCapture).
+// path that names standard input (Stdin), a pipe, /dev/stdin, <(…), a
+// named pipe, a socket or a character device (a block device is
+// refused: CheckCapture).
 func (in Input) readOnce() bool {
 	if in.Open != nil {
 		return false
+	}
+	if in.Path == Stdin {
+		return true
 	}
 	fi, err := os.Stat(in.Path)
 	return err == nil && fi.Mode()&(fs.ModeNamedPipe|fs.ModeSocket|fs.ModeCharDevice) != 0
@@ -102,7 +123,7 @@ func Spool(ctx context.Context, in Input, max int64) (Input, func(), error) {
 	if max <= 0 {
 		max = DefaultSpoolMax
 	}
-	f, err := capture.OpenFile(ctx, in.Path)
+	f, err := openPath(ctx, in.Path)
 	if err != nil {
 		return in, nil, err
 	}
@@ -206,7 +227,7 @@ func (in Input) open(ctx context.Context) (io.ReadCloser, int64, error) {
 		}
 		return rc, size, nil
 	}
-	f, err := capture.OpenFile(ctx, in.Path)
+	f, err := openPath(ctx, in.Path)
 	if err != nil {
 		return nil, 0, err
 	}

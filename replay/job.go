@@ -239,6 +239,9 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 	for _, n := range r.Notes() {
 		j.note(out, n)
 	}
+	if err := nothingToReplay(r, out.Notes, cfg.Inputs); err != nil {
+		return nil, err // before the output is made
+	}
 	meta, hasMeta := r.Meta()
 	var faults filter.Flags
 	if j.Faults != nil {
@@ -364,6 +367,34 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 	pn.leftOut()
 	out.Result = res
 	return out, err
+}
+
+// nothingToReplay says why inputs whose records Open read hold no frame
+// to replay (Replayer.Frames): one stopped at its first record (a link
+// type other than Ethernet, a record too long; one cut short is Run's to
+// judge, with --allow-truncated), only egress copies (the notes say so),
+// or no record at all; nil when they hold one. An l2hub capture without
+// frames (a run stopped before any, the file a set-policy started)
+// still holds its run's ports, policies and edits, and is replayed.
+func nothingToReplay(r *Replayer, notes []Note, ins []Input) error {
+	n, err := r.Frames()
+	switch {
+	case n > 0:
+		return nil
+	case err != nil && !errors.Is(err, capture.ErrTruncated):
+		return fmt.Errorf("%w: %w", ErrNothingToReplay, err)
+	}
+	if err := egressOnly(notes); err != nil {
+		return fmt.Errorf("%w: %w", ErrNothingToReplay, err)
+	}
+	if len(r.headers) > 0 || err != nil {
+		return nil
+	}
+	paths := make([]string, len(ins))
+	for i, in := range ins {
+		paths[i] = in.Path
+	}
+	return fmt.Errorf("%w: %s %s no frames", ErrNothingToReplay, strings.Join(paths, ", "), plural(len(paths), "holds", "hold"))
 }
 
 // foreignNote says that a policy's decisions over inputs with no l2hub

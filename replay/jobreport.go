@@ -82,6 +82,15 @@ func (r *JobResult) Warnings() []Note {
 				"which records each frame's port", macString(o.MAC), o.Port, macString(o.MAC))))
 		}
 	}
+	// A few copies a sender's file lacks (its clock far off the
+	// others', frames evicted from a busy window) are no sign; many are
+	// frames no input replayed.
+	if n := r.CopiesUnseen; n > 0 && n*20 >= r.Duplicates {
+		ns = append(ns, warning(NoteCopies, "", fmt.Sprintf("%d of the %d frames not replayed as copies recorded by another input (the input of the VM "+
+			"that sent them, by their source MAC) have no such frame in that input within %s: if the inputs are not per-VM captures of one run "+
+			"(captures of one link that overlap in time, of different links), those frames were replayed by no input; "+
+			"replay such files one at a time, or merge them into one (mergecap)", n, r.Duplicates, copyWindow)))
+	}
 	for _, sw := range r.Switches {
 		if sw.Err != "" {
 			ns = append(ns, warning(NoteWhatIf, sw.Input, fmt.Sprintf("the run's set-policy at %s (to %s) could not be made again: %s; "+
@@ -116,8 +125,9 @@ func (r *JobResult) Warnings() []Note {
 			"%s: the replay discarded %s too (--drain delivers them)",
 			r.Discarded, plural(r.Discarded, "copy was", "copies were"), r.End.Sub(r.Start), what, plural(r.Discarded, "it", "them"))))
 	}
-	// A replay that says it is the run's must count what the run counted.
-	if !WhatIf(r.Notes) && !WhatIf(ns) {
+	// A replay that says it is the run's must count what the run counted;
+	// one that replayed nothing has failed already, and says why.
+	if !WhatIf(r.Notes) && !WhatIf(ns) && (r.Replayed > 0 || r.Injected > 0) {
 		ns = append(ns, r.liveDiffers()...)
 	}
 	return ns
@@ -236,18 +246,27 @@ func (r *JobResult) Failure(truncOK bool) error {
 		}
 	}
 	if r.Replayed == 0 && r.Injected == 0 && r.Packets > 0 {
-		var egress []string
-		for _, n := range r.Notes {
-			if n.Kind == NoteEgressOnly {
-				egress = append(egress, n.Input)
-			}
-		}
-		if len(egress) > 0 {
-			return fmt.Errorf("replayed none of the %d frames: %s %s only egress copies (what ports received, as --capture-points egress records); "+
-				"replay needs what the ports sent: capture with --capture-points ingress or both", r.Packets, strings.Join(egress, ", "), hasHave(len(egress)))
+		if err := egressOnly(r.Notes); err != nil {
+			return fmt.Errorf("replayed none of the %d frames: %w", r.Packets, err)
 		}
 	}
 	return nil
+}
+
+// egressOnly says which inputs the notes say hold only egress copies
+// (NoteEgressOnly), if any.
+func egressOnly(notes []Note) error {
+	var egress []string
+	for _, n := range notes {
+		if n.Kind == NoteEgressOnly {
+			egress = append(egress, n.Input)
+		}
+	}
+	if len(egress) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s %s only egress copies (what ports received, as --capture-points egress records); "+
+		"replay needs what the ports sent: capture with --capture-points ingress or both", strings.Join(egress, ", "), hasHave(len(egress)))
 }
 
 func hasHave(n int) string {

@@ -57,6 +57,9 @@ const (
 	NoteMissing NoteKind = "missing-records"
 	// NoteOwnerGuess: a source MAC's port was guessed.
 	NoteOwnerGuess NoteKind = "owner-guess"
+	// NoteCopies: frames not replayed as copies of another input's, which
+	// that input does not hold (Result.CopiesUnseen).
+	NoteCopies NoteKind = "copies"
 	// NoteEgressOnly: an input holds no ingress to replay.
 	NoteEgressOnly NoteKind = "egress-only"
 	// NoteInput: where an input stopped early, or its clock ran backwards.

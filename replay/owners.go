@@ -39,8 +39,14 @@ const (
 	// the bound is generous, and identical frames from one VM this close
 	// together are otherwise rare (IPv4 IDs and TCP timestamps differ).
 	echoWindow = 50 * time.Millisecond
-	// maxEchoPending bounds the frames held while waiting for their echo.
+	// maxEchoPending bounds the frames a frameWindow holds: those waiting
+	// for their echo, or for their copy in another input.
 	maxEchoPending = 1 << 16
+	// copyWindow is how far apart in time the copies of one frame in two
+	// per-VM inputs may be: the receiver's follows the sender's by the
+	// link's latency and what is left of their clocks' offset once lined
+	// up (clocks.go); the bound is generous.
+	copyWindow = time.Second
 )
 
 // How an owner was decided.
@@ -51,6 +57,7 @@ const (
 	ownerCount  = "most copies"
 	ownerFirst  = "guess: nothing tells the inputs apart"
 	ownerLate   = "first seen (after the sampled start)"
+	ownerSplit  = "one link's files, split in time: a port per source MAC"
 )
 
 // Owner says on which port a source MAC's frames were replayed and which
@@ -296,14 +303,18 @@ func (s *sampler) vote(x, y int, votes map[[6]byte]map[int]int) {
 	}
 }
 
-// echoTable recognises the multicast loopback echoes of a member's own
-// frames in its capture: the same bytes again within echoWindow. Every frame
-// waiting for its echo is kept (bounded by time and count) and compared byte
-// for byte, so the hash only speeds up the search.
-type echoTable struct {
-	q     []echoEntry
-	head  int
-	count map[uint64]int
+// frameWindow holds a channel's recent frames, each for window after its
+// time (and no more than maxEchoPending of them), for later frames to be
+// matched with: the same bytes again. Frames are compared byte for byte,
+// so the hash only speeds up the search. It recognises the multicast
+// loopback echoes of a member's own frames in its capture (isEcho, within
+// echoWindow), and the copies of one frame in two per-VM inputs (within
+// copyWindow: foreignPort).
+type frameWindow struct {
+	window time.Duration
+	q      []echoEntry
+	head   int
+	count  map[uint64]int // unmatched frames held, by hash
 }
 
 type echoEntry struct {
@@ -313,15 +324,36 @@ type echoEntry struct {
 	paired bool
 }
 
-func newEchoTable() *echoTable { return &echoTable{count: map[uint64]int{}} }
+func newFrameWindow(window time.Duration) *frameWindow {
+	return &frameWindow{window: window, count: map[uint64]int{}}
+}
 
 // isEcho reports whether data, one of the channel's own frames at t, echoes
 // an earlier one still waiting for its echo; if not, it waits in turn.
-func (e *echoTable) isEcho(t time.Time, data []byte) bool {
-	for e.head < len(e.q) && (t.Sub(e.q[e.head].t) > echoWindow || len(e.q)-e.head >= maxEchoPending) {
+func (e *frameWindow) isEcho(t time.Time, data []byte) bool {
+	e.expire(t)
+	if e.match(t, data, matchOne) {
+		return true
+	}
+	e.add(t, data)
+	return false
+}
+
+// How match marks the frames it finds.
+const (
+	matchPeek = iota // none: a frame held may match any number of later ones
+	matchOne         // the first: each frame held matches one later frame
+	matchAll         // every one
+)
+
+// expire lets go of the frames held more than window before t (and the
+// oldest past the bound), and returns how many of them nothing matched.
+func (e *frameWindow) expire(t time.Time) (unmatched int) {
+	for e.head < len(e.q) && (t.Sub(e.q[e.head].t) > e.window || len(e.q)-e.head >= maxEchoPending) {
 		x := &e.q[e.head]
 		if !x.paired {
 			e.unpend(x.h)
+			unmatched++
 		}
 		*x = echoEntry{}
 		e.head++
@@ -331,23 +363,53 @@ func (e *echoTable) isEcho(t time.Time, data []byte) bool {
 		clear(e.q[n:])
 		e.q, e.head = e.q[:n], 0
 	}
+	return unmatched
+}
+
+// match reports whether a frame held, not matched yet and not stamped
+// after t, has data's bytes, and marks it (how: matchPeek, matchOne or
+// matchAll) matched. Call expire(t) first, so that what it finds is
+// within window.
+func (e *frameWindow) match(t time.Time, data []byte, how int) bool {
 	h := hash64(data)
-	if e.count[h] > 0 {
-		for i := e.head; i < len(e.q); i++ {
-			x := &e.q[i]
-			if !x.paired && x.h == h && bytes.Equal(x.data, data) && !t.Before(x.t) {
-				x.paired = true
-				e.unpend(h)
+	if e.count[h] == 0 {
+		return false
+	}
+	found := false
+	for i := e.head; i < len(e.q); i++ {
+		x := &e.q[i]
+		if !x.paired && x.h == h && bytes.Equal(x.data, data) && !t.Before(x.t) {
+			found = true
+			if how == matchPeek {
+				return true
+			}
+			x.paired = true
+			e.unpend(h)
+			if how == matchOne {
 				return true
 			}
 		}
 	}
-	e.q = append(e.q, echoEntry{h: h, t: t, data: bytes.Clone(data)})
-	e.count[h]++
-	return false
+	return found
 }
 
-func (e *echoTable) unpend(h uint64) {
+// add holds data, a frame at t.
+func (e *frameWindow) add(t time.Time, data []byte) {
+	h := hash64(data)
+	e.q = append(e.q, echoEntry{h: h, t: t, data: bytes.Clone(data)})
+	e.count[h]++
+}
+
+// unmatched counts the frames held that nothing matched.
+func (e *frameWindow) unmatched() int {
+	n := 0
+	for _, c := range e.count {
+		n += c
+	}
+	return n
+}
+
+func (e *frameWindow) unpend(h uint64) {
 	if e.count[h]--; e.count[h] <= 0 {
 		delete(e.count, h)
 	}

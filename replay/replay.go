@@ -112,6 +112,11 @@ type Replayer struct {
 	// named holds the inputs whose port name (Input.Port, or its file's
 	// name) names a channel.
 	named map[int]bool
+	// frames, cutLen, wholeLen and inputErr are what scan found: the
+	// records to replay, the longest cut record's bytes and the longest
+	// whole record's, and the first input's read error.
+	frames, cutLen, wholeLen int
+	inputErr                 error
 	// shift holds, for the per-VM inputs whose clock ran ahead of the
 	// others', how much earlier than stamped their frames are replayed
 	// (clocks.go).
@@ -152,6 +157,7 @@ func Open(cfg Config) (*Replayer, error) {
 	foreign := 0
 	held := map[captureID]int{}   // the l2hub inputs met, by what they hold
 	firsts := map[int]time.Time{} // each input's first stamp
+	lasts := map[int]time.Time{}  // and, of a foreign one, its last
 	for i, in := range cfg.Inputs {
 		// An l2hub section that ends before the first frame (a run
 		// interrupted before any, the file a set-policy started) still
@@ -176,9 +182,20 @@ func Open(cfg Config) (*Replayer, error) {
 		if l2hub {
 			id = idOf(src.hdr.meta)
 		}
-		n, timed := 0, false
+		// The input is read to its end: what its records hold (scan) is
+		// known before anything is written. Its first frames are looked
+		// at more closely: an l2hub capture's first (its ports are its
+		// interfaces), a foreign input's first prepassFrames (sampled).
+		n, timed, looking := 0, false, true
 		for src.advance() {
 			p := &src.head
+			r.scan(src, p)
+			if !p.Time.IsZero() && !src.l2hub && p.Time.After(lasts[i]) {
+				lasts[i] = p.Time
+			}
+			if !looking {
+				continue
+			}
 			// The earliest time any input starts at; a Simple Packet
 			// Block's frame has none (zero), and is no start.
 			if !timed && !p.Time.IsZero() {
@@ -194,12 +211,18 @@ func Open(cfg Config) (*Replayer, error) {
 			ch := r.channelOf(src, p)
 			if src.l2hub {
 				r.takeMeta(src.in.Path, src.hdr)
-				break // an l2hub capture needs no sampling: its ports are its interfaces
+				looking = false // an l2hub capture needs no sampling: its ports are its interfaces
+			} else {
+				smp.add(ch, p.Data, p.Time)
+				n++
+				looking = n < prepassFrames
 			}
-			smp.add(ch, p.Data, p.Time)
-			if n++; n >= prepassFrames {
-				break
+			if !looking {
+				src.ended = nil // the sections after are Run's to describe
 			}
+		}
+		if src.err != nil && r.inputErr == nil {
+			r.inputErr = src.err
 		}
 		src.close()
 		if !l2hub {
@@ -219,9 +242,22 @@ func Open(cfg Config) (*Replayer, error) {
 			foreign++
 		}
 	}
-	r.auto = foreign == 1 && len(cfg.MACs) == 0 && r.countL2hub() == 0
+	split := r.splitInTime(vm, firsts, lasts, smp)
+	r.auto = (foreign == 1 || split) && len(cfg.MACs) == 0 && r.countL2hub() == 0
 	for mac, o := range smp.infer(vm) {
 		r.owners[mac] = o
+	}
+	if r.auto && split {
+		// Each MAC's frames are in whichever file covers their time: no
+		// file is a VM, and none sent them more than another (foreignPort
+		// replays each from the file that holds it).
+		for _, ch := range vm {
+			for _, x := range smp.byChan[ch] {
+				if o := r.owners[x.mac]; o.how != ownerSplit {
+					r.owners[x.mac] = owner{ch: ch, how: ownerSplit}
+				}
+			}
+		}
 	}
 	// An explicit --port NAME=MAC whose NAME is a foreign input settles
 	// which input sent that MAC.
@@ -248,6 +284,58 @@ func Open(cfg Config) (*Replayer, error) {
 		return nil, r.tooManyPorts(cfg.maxPorts())
 	}
 	return r, nil
+}
+
+// splitInTime reports whether the per-VM channels vm are the files one
+// link's capture was split into by time (editcap -c, serve's rotation of
+// a classic pcap, the file a set-policy starts): several inputs of one
+// link each, whose times do not overlap (first and last hold each
+// input's first and last stamps), and whose samples share few frames
+// (only the copies of a frame that entered the hub before a file ended
+// and left it after). Per-VM captures of one run share most of theirs,
+// each holding the copies of the frames it received, even where their
+// stamps do not overlap (a VM booted later stamps its file with a clock
+// behind the others').
+func (r *Replayer) splitInTime(vm []int, first, last map[int]time.Time, smp *sampler) bool {
+	if len(vm) < 2 {
+		return false
+	}
+	type span struct{ from, to time.Time }
+	var spans []span
+	for _, ch := range vm {
+		in := r.chans[ch].input
+		if r.links[in] || first[in].IsZero() || slices.ContainsFunc(vm[:slices.Index(vm, ch)], func(c int) bool { return r.chans[c].input == in }) {
+			return false
+		}
+		spans = append(spans, span{first[in], last[in]})
+	}
+	slices.SortFunc(spans, func(a, b span) int { return a.from.Compare(b.from) })
+	for i := 1; i < len(spans); i++ {
+		if spans[i].from.Before(spans[i-1].to) {
+			return false
+		}
+	}
+	frames := make([]map[uint64]bool, len(vm))
+	for i, ch := range vm {
+		frames[i] = map[uint64]bool{}
+		for _, x := range smp.byChan[ch] {
+			frames[i][x.h] = true
+		}
+	}
+	for i := range frames {
+		for j := i + 1; j < len(frames); j++ {
+			shared := 0
+			for h := range frames[i] {
+				if frames[j][h] {
+					shared++
+				}
+			}
+			if shared*2 >= min(len(frames[i]), len(frames[j])) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // tooManyPorts says that the replay would make more than max ports, and
@@ -362,6 +450,35 @@ func (r *Replayer) Notes() []Note { return r.notes }
 
 // Snaplen is the most of a frame the inputs' interfaces record, when all
 // of them record less than capture.DefaultSnaplen (a capture made with
-// serve --snaplen); else 0. A replay's output made with it records no more
-// of a cut frame than its input did.
-func (r *Replayer) Snaplen() int { return max(r.snaplen, 0) }
+// serve --snaplen); else 0. Records cut shorter than their interfaces say
+// (editcap -s keeps the snaplen a capture had) lower it to the longest of
+// them, when no record whole is longer. A replay's output made with it
+// records no more of a cut frame than its input did, and writes none of
+// the zeros a cut frame is given to the hub with as bytes captured.
+func (r *Replayer) Snaplen() int {
+	sl := max(r.snaplen, 0)
+	if r.cutLen > 0 && r.wholeLen <= r.cutLen && (sl == 0 || r.cutLen < sl) {
+		return r.cutLen
+	}
+	return sl
+}
+
+// scan notes what p, a record of src, holds for the replay: a frame to
+// replay (Frames), how much of it a snaplen kept (Snaplen).
+func (r *Replayer) scan(src *source, p *capture.Packet) {
+	if src.l2hub && p.Dir == capture.DirOut && !injected(p) {
+		return // the hub's output, not replayed
+	}
+	r.frames++
+	if p.OrigLen > len(p.Data) {
+		r.cutLen = max(r.cutLen, len(p.Data))
+	} else {
+		r.wholeLen = max(r.wholeLen, len(p.Data))
+	}
+}
+
+// Frames counts the inputs' records a replay gives the hub: every
+// foreign record, and an l2hub capture's ingress copies and the frames
+// its control API injected. Err is the first input's read error, if
+// any: where Open stopped reading it, as Run will.
+func (r *Replayer) Frames() (n int, err error) { return r.frames, r.inputErr }

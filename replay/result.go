@@ -38,20 +38,29 @@ type Progress struct {
 
 // Result is what a replay did.
 type Result struct {
-	Start      time.Time      `json:"start"`      // virtual time zero
-	End        time.Time      `json:"end"`        // the time of the last event
-	Packets    int            `json:"packets"`    // read from all inputs
-	Replayed   int            `json:"replayed"`   // sent into the hub
-	Egress     int            `json:"egress"`     // outbound copies in l2hub captures (outputs, not replayed)
-	Injected   int            `json:"injected"`   // of those, frames the control API injected, sent again
-	Duplicates int            `json:"duplicates"` // copies of frames another input recorded being sent
-	Echoes     int            `json:"echoes"`     // multicast loopback echoes in a member's own capture
-	Inputs     []InputResult  `json:"inputs"`
-	Ports      []PortResult   `json:"ports"`
-	Owners     []Owner        `json:"owners,omitempty"` // per-VM captures: where each source MAC went
-	Rules      *filter.Stats  `json:"-"`                // per-rule counters, when the policy is a *filter.Policy (--json: control.PolicyCounters)
-	Capture    *capture.Stats `json:"capture,omitempty"`
-	Files      []string       `json:"files,omitempty"` // capture files written
+	Start      time.Time `json:"start"`      // virtual time zero
+	End        time.Time `json:"end"`        // the time of the last event
+	Packets    int       `json:"packets"`    // read from all inputs
+	Replayed   int       `json:"replayed"`   // sent into the hub
+	Egress     int       `json:"egress"`     // outbound copies in l2hub captures (outputs, not replayed)
+	Injected   int       `json:"injected"`   // of those, frames the control API injected, sent again
+	Duplicates int       `json:"duplicates"` // copies of frames another input recorded being sent
+	Echoes     int       `json:"echoes"`     // multicast loopback echoes in a member's own capture
+	// CopiesUnseen counts, of Duplicates, those whose frame the input
+	// that sent it did not hold within a second of them: they may be
+	// frames no input replayed (inputs of one link that overlap in time).
+	CopiesUnseen int `json:"copies_unseen,omitempty"`
+	// ForSender counts the frames of a MAC another per-VM input sent
+	// that were replayed, on its port, from an input that holds them,
+	// as that input does not cover their time: the files one link's
+	// capture is split into by time (editcap -c, a rotation).
+	ForSender int            `json:"for_sender,omitempty"`
+	Inputs    []InputResult  `json:"inputs"`
+	Ports     []PortResult   `json:"ports"`
+	Owners    []Owner        `json:"owners,omitempty"` // per-VM captures: where each source MAC went
+	Rules     *filter.Stats  `json:"-"`                // per-rule counters, when the policy is a *filter.Policy (--json: control.PolicyCounters)
+	Capture   *capture.Stats `json:"capture,omitempty"`
+	Files     []string       `json:"files,omitempty"` // capture files written
 	// Edits are the policy edits the capture recorded, in order, each
 	// applied at its run time (or not: Err says why): the first
 	// MaxEditResults of them; EditsLeftOut counts the rest, which were

@@ -87,8 +87,17 @@ type run struct {
 	pids   map[string]hub.PortID
 	chPID  []hub.PortID // per channel, its default port
 	owners map[[6]byte]owner
-	echo   map[int]*echoTable
+	echo   map[int]*frameWindow
 	res    *Result
+	// srcs are the inputs being read, by index. multi: there are several
+	// per-VM channels, whose copies of one another's frames are told
+	// apart (foreignPort) with, per channel, the frames it sent (sent),
+	// those another input's copy of was replayed for it (lent), and the
+	// copies not replayed as its own while it has not shown them yet
+	// (unseen).
+	srcs               []*source
+	multi              bool
+	sent, lent, unseen map[int]*frameWindow
 	// policy is the policy in force; ignoreEdits is RunConfig's; sink is
 	// the replay's capture, if it writes one.
 	policy      hub.Policy
@@ -211,7 +220,10 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 		clock:  hub.NewVirtualClock(start),
 		pids:   map[string]hub.PortID{},
 		owners: make(map[[6]byte]owner, len(r.owners)),
-		echo:   map[int]*echoTable{},
+		echo:   map[int]*frameWindow{},
+		sent:   map[int]*frameWindow{},
+		lent:   map[int]*frameWindow{},
+		unseen: map[int]*frameWindow{},
 		res:    &Result{Start: start},
 
 		policy:      rc.Policy,
@@ -239,6 +251,13 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 		x.runs.add(h)
 	}
 	x.peers = recordsPeers(r.headers)
+	foreign := 0
+	for _, c := range r.chans {
+		if !c.l2hub {
+			foreign++
+		}
+	}
+	x.multi = foreign > 1
 	for k, v := range r.owners {
 		x.owners[k] = v
 	}
@@ -270,6 +289,9 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 		x.foreignPeers()
 	}
 	err := x.loop(ctx, rc.Progress)
+	for _, u := range x.unseen {
+		x.res.CopiesUnseen += u.unmatched()
+	}
 	if x.stop == nil {
 		x.flushSwitches()
 	}
@@ -352,6 +374,7 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 		s.shift = x.r.shift[i]
 		s.countRecords()
 		srcs = append(srcs, s)
+		x.srcs = srcs
 		total += s.size
 		s.advance()
 	}
