@@ -2,8 +2,8 @@
 // policy upload (ReadPolicy), one rule (ReadRule), a partition
 // (DecodePartition, through jsonbody.go's strict decoder), and each
 // route's Content-Type (needType). Their refusals are answered 400
-// (UserError) or 415 (typeError), in the hub's words; what a body means
-// is the Target's to check.
+// (UserError), 413 (a body over its bound: tooLarge) or 415 (typeError),
+// in the hub's words; what a body means is the Target's to check.
 
 package control
 
@@ -59,7 +59,7 @@ func ReadPolicy(r io.Reader, name string) ([]byte, error) {
 		return nil, &UserError{fmt.Errorf("%s: read: %w", what, err)} // the client's: a body cut off or too slow
 	}
 	if len(src) > MaxPolicyBytes {
-		return nil, &UserError{fmt.Errorf("%s is larger than %d bytes", what, MaxPolicyBytes)}
+		return nil, &UserError{&tooLarge{what, MaxPolicyBytes}}
 	}
 	if !blank(src) && !filter.DefinesNothing(src) {
 		return src, nil
@@ -77,13 +77,23 @@ func ReadRule(r io.Reader, name string) ([]byte, error) {
 		return nil, &UserError{fmt.Errorf("rule %s: read: %w", yamlfile.Shown(name), err)}
 	}
 	if len(src) > filter.MaxRuleBytes {
-		return nil, &UserError{fmt.Errorf("rule %s is larger than %d bytes", yamlfile.Shown(name), filter.MaxRuleBytes)}
+		return nil, &UserError{&tooLarge{"rule " + yamlfile.Shown(name), filter.MaxRuleBytes}}
 	}
 	if blank(src) {
 		return nil, &UserError{fmt.Errorf("rule %s is empty: give one rule, e.g. {match: {link: a->b}, loss: 5%%}", yamlfile.Shown(name))}
 	}
 	return src, nil
 }
+
+// tooLarge is a body over its route's bound: "policy p.yaml is larger
+// than 1048576 bytes", answered 413 (ErrTooLarge).
+type tooLarge struct {
+	what string
+	max  int64
+}
+
+func (e *tooLarge) Error() string        { return fmt.Sprintf("%s is larger than %d bytes", e.what, e.max) }
+func (e *tooLarge) Is(target error) bool { return target == ErrTooLarge }
 
 // blank reports whether src holds nothing but blank lines, comments and
 // document markers.

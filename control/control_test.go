@@ -38,9 +38,13 @@ type fakeTarget struct {
 	hold          chan struct{}
 	inPorts, peak atomic.Int32
 
-	peerless bool // Ports lists a port b too, with no VM attached
-	noPolicy bool // Rules returns no counters, as a hub without a policy does
+	peerless bool              // Ports lists a port b too, with no VM attached
+	notOpen  map[string]string // NotOpen's answer: ports serve --optional could not open
+	noPolicy bool              // Rules returns no counters, as a hub without a policy does
 }
+
+// NotOpen implements control.PortOpener.
+func (f *fakeTarget) NotOpen() map[string]string { return f.notOpen }
 
 func (f *fakeTarget) Ports(context.Context) ([]hub.PortStatus, error) {
 	if f.hold != nil {
@@ -648,6 +652,67 @@ func TestPortsLinkAgreesWithTable(t *testing.T) {
 				if got, want := p.Up(), p.Link != "down"; got != want {
 					t.Errorf("port %s link %s: got Up() = %v, want %v", p.Name, p.Link, got, want)
 				}
+			}
+			m, err := c.Metrics(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(m, step.metric+"\n") {
+				t.Errorf("metrics lack %q", step.metric)
+			}
+		})
+	}
+}
+
+// TestPortsLinkNotOpen: a port whose transport could not be opened (serve
+// --optional) is not-open, not no-peer, in GET /v1/ports and in ctl
+// ports's table, which says why under it; down while its link is held
+// down, the reason still given; and up for l2hub_port_link_up, which is
+// the policy's link, as no-peer is.
+func TestPortsLinkNotOpen(t *testing.T) {
+	const why = `port "b": listen tcp 127.0.0.1:7061: bind: address already in use`
+	target := newFakeTarget()
+	target.peerless = true
+	target.notOpen = map[string]string{"b": why}
+	_, path := serveUnix(t, &control.Server{Target: target})
+	c := control.NewClient(path, "")
+	ctx := context.Background()
+	for _, step := range []struct {
+		name   string
+		bUp    bool
+		link   string
+		metric string
+	}{
+		{"b-not-open", true, "not-open", `l2hub_port_link_up{port="b"} 1`},
+		{"b-down", false, "down", `l2hub_port_link_up{port="b"} 0`},
+		{"b-up-again", true, "not-open", `l2hub_port_link_up{port="b"} 1`},
+	} {
+		t.Run(step.name, func(t *testing.T) {
+			if err := c.SetLink(ctx, "b", step.bUp); err != nil {
+				t.Fatal(err)
+			}
+			status, raw := rawRequest(t, path, "GET", "/v1/ports", nil, "")
+			var ports []struct {
+				Name, Link string
+				NotOpen    string `json:"not_open"`
+			}
+			if err := json.Unmarshal([]byte(raw), &ports); status != 200 || err != nil || len(ports) != 2 {
+				t.Fatalf("GET /v1/ports: %d %v\n%s", status, err, raw)
+			}
+			if a, b := ports[0], ports[1]; a.Link != "up" || b.Link != step.link || b.NotOpen != why || strings.Count(raw, `"not_open"`) != 1 {
+				t.Errorf("GET /v1/ports: want a up, and b %s with not_open %q (a without)\n%s", step.link, why, raw)
+			}
+			typed, err := c.Ports(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var table bytes.Buffer
+			if err := control.WritePorts(&table, typed); err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(table.String(), "\n")
+			if len(lines) < 4 || strings.Fields(lines[2])[0] != "b" || strings.Fields(lines[2])[2] != step.link || lines[3] != "  not open: "+why {
+				t.Errorf("ctl ports: want port b's LINK %s and under it %q:\n%s", step.link, "  not open: "+why, table.String())
 			}
 			m, err := c.Metrics(ctx)
 			if err != nil {

@@ -11,8 +11,9 @@ const Schema = 1
 
 // PolicyCounters are a policy's counters as every one of those documents
 // that has them gives them, at its top level: the rules' counters, the
-// partitions' state and drops and each port's link state, lists in the
-// policy's order, empty (never null) without a policy. So one script reads
+// partitions' state and drops and every port's link state, lists in the
+// policy's order (the links in the hub's), empty (never null) without a
+// policy. So one script reads
 // a live run's summary, its replay and a running hub's ctl rules alike.
 type PolicyCounters struct {
 	Rules      []filter.RuleStats      `json:"rules"`

@@ -40,6 +40,12 @@ var (
 // be sent again.
 var ErrBusy = errors.New("the control API is busy")
 
+// ErrTooLarge reports a request body over its route's bound (413,
+// CodeTooLarge): MaxPolicyBytes for a policy, filter.MaxRuleBytes for a
+// rule, 64 KiB for a JSON request. It was refused unread past the bound,
+// and nothing was done.
+var ErrTooLarge = errors.New("request body too large")
+
 // ErrOtherHub reports a control address answered, until the wait ended,
 // by a process other than the hub waited for (Client.WaitReadyPID).
 var ErrOtherHub = errors.New("is another process")

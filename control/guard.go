@@ -57,8 +57,20 @@ func browserCheck(r *http.Request) error {
 	return hostCheck(r)
 }
 
+// hasToken reports whether r's Authorization header gives token as a bearer
+// token: "Bearer TOKEN", the scheme in any case (RFC 9110 makes it
+// case-insensitive, and hand-written clients send "bearer"), the token
+// exactly, compared in constant time.
+func hasToken(r *http.Request, token string) bool {
+	scheme, cred, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	cred = strings.TrimLeft(cred, " ") // 1*SP between them
+	return ok && strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare([]byte(cred), []byte(token)) == 1
+}
+
 // pageCheck refuses a request a web page sent: one with an Origin, or a
-// cross-site Sec-Fetch-Site. why ends the message.
+// Sec-Fetch-Site other than none (a browser sends none only for what its
+// user typed or bookmarked; same-origin and same-site are pages too). why
+// ends the message.
 func pageCheck(r *http.Request, why string) error {
 	if o := r.Header.Get("Origin"); o != "" {
 		return fmt.Errorf("request from a web page (Origin %s) refused: %s", yamlfile.Quote(o), why)
@@ -100,11 +112,10 @@ func (s *Server) logRefused(what string, args ...any) {
 // closes its connection at once, body unread; a request with it claims its
 // connection's slot (slotListener) and goes on.
 func (s *Server) auth(next http.Handler) http.Handler {
-	want := []byte("Bearer " + s.Token)
 	pid := strconv.Itoa(os.Getpid())
 	pidns := pidNamespace()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.Token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		if s.Token != "" && !hasToken(r, s.Token) {
 			s.logRefused("request", "method", r.Method, "path", r.URL.Path, "err", "missing or wrong bearer token")
 			refuseConn(w)
 			writeJSON(w, http.StatusUnauthorized, ErrorResponse{Error: "missing or wrong bearer token", Code: CodeUnauthorized})

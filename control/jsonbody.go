@@ -22,7 +22,7 @@ func decodeJSON(r io.Reader, max int64, what string, v any) error {
 		return &UserError{fmt.Errorf("%s: read: %w", what, err)}
 	}
 	if int64(len(data)) > max {
-		return &UserError{fmt.Errorf("%s is larger than %d bytes", what, max)}
+		return &UserError{&tooLarge{what, max}}
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return &UserError{fmt.Errorf("%s: empty body: want one JSON object", what)}

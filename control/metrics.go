@@ -234,7 +234,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(c.linkUp, fmt.Errorf("reading the links' and partitions' state from the hub: %w", err))
 		return
 	}
-	for _, p := range portStatuses(ports, st) {
+	for _, p := range portStatuses(ports, st, nil) { // the policy's link: a port not open is up in it
 		var drops uint64
 		if j := slices.IndexFunc(st.Links, func(l LinkState) bool { return l.Port == p.Name }); j >= 0 {
 			drops = st.Links[j].Dropped

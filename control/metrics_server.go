@@ -3,7 +3,6 @@ package control
 import (
 	"cmp"
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,7 +29,7 @@ func metricsHandler(reg prometheus.Gatherer, t Target) http.Handler {
 // Prometheus scrapes (l2hub serve --metrics), apart from the control API,
 // so that scraping needs no access to what changes the hub. It answers
 // every other method and path with an error, as the control API would a
-// web page: a request with an Origin or a cross-site Sec-Fetch-Site is
+// web page: a request with an Origin or a Sec-Fetch-Site other than none is
 // refused, and so, when no token is asked for, is a Host that is a name
 // other than localhost (DNS rebinding). HEAD /metrics is answered as GET
 // is, without the body. With a Token, every request needs "Authorization:
@@ -59,7 +58,6 @@ type MetricsServer struct {
 // Handler returns the server's one route, behind its checks.
 func (m *MetricsServer) Handler() http.Handler {
 	metrics := metricsHandler(m.Registry, m.Target)
-	want := []byte("Bearer " + m.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		status, code, err := http.StatusForbidden, CodeForbidden, pageCheck(r, "this address is for Prometheus")
 		if err == nil && m.Token == "" {
@@ -69,7 +67,7 @@ func (m *MetricsServer) Handler() http.Handler {
 		}
 		switch {
 		case err != nil:
-		case m.Token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1:
+		case m.Token != "" && !hasToken(r, m.Token):
 			status, code, err = http.StatusUnauthorized, CodeUnauthorized, fmt.Errorf("missing or wrong bearer token (the metrics endpoint's own token, not the control token)")
 		case r.URL.Path != "/metrics":
 			status, code, err = http.StatusNotFound, CodeNotFound, fmt.Errorf("%s: not found: this address serves GET /metrics only", r.URL.Path)

@@ -116,6 +116,8 @@ func TestMetricsEndpointToken(t *testing.T) {
 		{"wrong", map[string]string{"Authorization": "Bearer not-the-token"}, http.StatusUnauthorized},
 		{"basic", map[string]string{"Authorization": "Basic " + token}, http.StatusUnauthorized},
 		{"right", map[string]string{"Authorization": "Bearer " + token}, http.StatusOK},
+		{"right-lower-case-scheme", map[string]string{"Authorization": "bearer " + token}, http.StatusOK}, // RFC 9110
+		{"right-upper-case-scheme", map[string]string{"Authorization": "BEARER " + token}, http.StatusOK},
 		{"right-by-name", map[string]string{"Authorization": "Bearer " + token, "Host": "hub-1.lab.example:9465"}, http.StatusOK},
 		{"right-from-a-page", map[string]string{"Authorization": "Bearer " + token, "Origin": "http://evil.example"}, http.StatusForbidden},
 	} {

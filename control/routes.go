@@ -28,7 +28,7 @@ import (
 // bytes that are not an HTTP request), and the metrics endpoint too: the
 // hub's words, and for the refusals a program may want to tell apart, a
 // code (Code...). Every 400 has one (CodeInvalid unless a more specific
-// code applies), and so does every 401, 403, 404, 405 and 415.
+// code applies), and so does every 401, 403, 404, 405, 413 and 415.
 type ErrorResponse struct {
 	Error string `json:"error"`
 	Code  string `json:"code,omitempty"`
@@ -56,6 +56,7 @@ const (
 	CodeUnauthorized     = "unauthorized"       // 401: a missing or wrong bearer token
 	CodeForbidden        = "forbidden"          // 403: a request only a web page sends (an Origin, a rebound Host)
 	CodeUnsupportedType  = "unsupported-type"   // 415: a Content-Type the route does not take, or one a web page may send
+	CodeTooLarge         = "too-large"          // ErrTooLarge (413): a body over the route's bound
 )
 
 // codes maps each code to its error, in the order errorCode tries them.
@@ -70,6 +71,7 @@ var codes = []struct {
 	{CodeStopped, hub.ErrStopped},
 	{CodeBusy, ErrBusy},
 	{CodeDropped, ErrInjectDropped},
+	{CodeTooLarge, ErrTooLarge},
 	{CodeInvalid, filter.ErrInvalid},
 }
 
@@ -305,6 +307,8 @@ func (s *Server) json(fn func(r *http.Request) (any, error)) http.HandlerFunc {
 			var te *typeError
 			if errors.As(err, &te) {
 				status, code = http.StatusUnsupportedMediaType, CodeUnsupportedType
+			} else if errors.Is(err, ErrTooLarge) {
+				status = http.StatusRequestEntityTooLarge
 			} else if errors.As(err, &ue) {
 				status = http.StatusBadRequest
 			} else if errors.Is(err, hub.ErrStopped) {

@@ -123,7 +123,7 @@ func TestRuleEdits(t *testing.T) {
 		{"too-large", func() error {
 			_, err := c.AddRule(ctx, "x", []byte("{drop: true}"+strings.Repeat(" ", filter.MaxRuleBytes)), "")
 			return err
-		}, filter.ErrInvalid, control.CodeInvalid, 400, "larger than 65536 bytes"},
+		}, control.ErrTooLarge, control.CodeTooLarge, 413, "rule x is larger than 65536 bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.call()

@@ -83,6 +83,7 @@ func TestWebPagesCannotSteerTheHub(t *testing.T) {
 		{"null-origin", map[string]string{"Authorization": token, "Origin": "null", "Content-Type": "application/json"}, 403},
 		{"rebound-host", map[string]string{"Authorization": token, "Host": "evil.example:" + port, "Content-Type": "application/json"}, 403},
 		{"cross-site-fetch", map[string]string{"Authorization": token, "Sec-Fetch-Site": "cross-site", "Content-Type": "application/json"}, 403},
+		{"same-origin-fetch", map[string]string{"Authorization": token, "Sec-Fetch-Site": "same-origin", "Content-Type": "application/json"}, 403},
 		{"text-plain", map[string]string{"Authorization": token, "Content-Type": "text/plain"}, 415},
 		{"form", map[string]string{"Authorization": token, "Content-Type": "application/x-www-form-urlencoded"}, 415},
 		{"multipart", map[string]string{"Authorization": token, "Content-Type": "multipart/form-data; boundary=x"}, 415},
@@ -90,6 +91,12 @@ func TestWebPagesCannotSteerTheHub(t *testing.T) {
 		{"no-token", map[string]string{"Content-Type": "application/json"}, 401},
 		{"wrong-token", map[string]string{"Authorization": "Bearer guess", "Content-Type": "application/json"}, 401},
 		{"token-prefix", map[string]string{"Authorization": "Bearer s3cr", "Content-Type": "application/json"}, 401},
+		{"token-no-scheme", map[string]string{"Authorization": "s3cret", "Content-Type": "application/json"}, 401},
+		{"token-basic", map[string]string{"Authorization": "Basic s3cret", "Content-Type": "application/json"}, 401},
+		// RFC 9110: the scheme is matched whatever its case; the token is not.
+		{"lower-case-scheme", map[string]string{"Authorization": "bearer s3cret", "Content-Type": "application/json"}, 200},
+		{"upper-case-scheme", map[string]string{"Authorization": "BEARER s3cret", "Content-Type": "application/json"}, 200},
+		{"upper-case-token", map[string]string{"Authorization": "Bearer S3CRET", "Content-Type": "application/json"}, 401},
 		{"ip-host", map[string]string{"Authorization": token, "Host": "127.0.0.1:" + port, "Content-Type": "application/json"}, 200},
 		{"localhost-host", map[string]string{"Authorization": token, "Host": "localhost:" + port, "Content-Type": "application/json; charset=utf-8"}, 200},
 		{"ipv6-host", map[string]string{"Authorization": token, "Host": "[::1]:" + port, "Content-Type": "application/json"}, 200},
@@ -140,8 +147,8 @@ func TestPolicyUploadOverLimitRefused(t *testing.T) {
 	over := head + strings.Repeat("x", control.MaxPolicyBytes+1-len(head))
 	err := c.ReplacePolicy(ctx, "p.yaml", []byte(over))
 	var ce *control.Error
-	if !errors.As(err, &ce) || ce.Status != 400 || !strings.Contains(err.Error(), "policy p.yaml is larger than 1048576 bytes") {
-		t.Errorf("ReplacePolicy(%d bytes) = %v, want 400, larger than 1048576 bytes", len(over), err)
+	if !errors.As(err, &ce) || ce.Status != 413 || !errors.Is(err, control.ErrTooLarge) || err.Error() != "policy p.yaml is larger than 1048576 bytes" {
+		t.Errorf("ReplacePolicy(%d bytes) = %v, want 413 (too-large): policy p.yaml is larger than 1048576 bytes", len(over), err)
 	}
 	if target.policy != "good-1" {
 		t.Errorf("after the refused upload, a policy of %d bytes is in force, want good-1", len(target.policy))
@@ -294,20 +301,25 @@ func TestUnknownRoutesAnswerJSON(t *testing.T) {
 // TestPartitionRequestKeysOnce: a partition request that gives a key twice
 // is refused, as a policy file that does is, and starts nothing: the JSON
 // decoder alone would take the last ("q"), whatever the case of its key.
+// One over the bound is refused too, 413 rather than 400.
 func TestPartitionRequestKeysOnce(t *testing.T) {
 	target, path := serveFake(t, "")
-	for _, tc := range []struct{ name, body, want string }{
-		{"name-twice", `{"name":"p","name":"q","groups":[["a"],["b"]]}`, `partition request: key "name" given twice`},
-		{"name-twice-other-case", `{"name":"p","NAME":"q","groups":[["a"],["b"]]}`,
+	for _, tc := range []struct {
+		name, body string
+		status     int
+		code, want string
+	}{
+		{"name-twice", `{"name":"p","name":"q","groups":[["a"],["b"]]}`, 400, control.CodeInvalid, `partition request: key "name" given twice`},
+		{"name-twice-other-case", `{"name":"p","NAME":"q","groups":[["a"],["b"]]}`, 400, control.CodeInvalid,
 			`partition request: key "NAME" given twice (first as "name"; keys match fields whatever their case)`},
-		{"groups-twice", `{"groups":[["a"],["c"]],"name":"p","groups":[["a"],["b"]]}`, `partition request: key "groups" given twice`},
-		{"too-large", `{"name":"p","groups":[["a"],["b"]]}` + strings.Repeat(" ", 64<<10), "partition request is larger than 65536 bytes"},
+		{"groups-twice", `{"groups":[["a"],["c"]],"name":"p","groups":[["a"],["b"]]}`, 400, control.CodeInvalid, `partition request: key "groups" given twice`},
+		{"too-large", `{"name":"p","groups":[["a"],["b"]]}` + strings.Repeat(" ", 64<<10), 413, control.CodeTooLarge, "partition request is larger than 65536 bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, msg := rawRequest(t, path, "POST", "/v1/partitions", map[string]string{"Content-Type": "application/json"}, tc.body)
 			var e control.ErrorResponse
-			if err := json.Unmarshal([]byte(msg), &e); err != nil || got != 400 || e.Error != tc.want {
-				t.Errorf("got %d %s, want 400 with the error %q", got, strings.TrimSpace(msg), tc.want)
+			if err := json.Unmarshal([]byte(msg), &e); err != nil || got != tc.status || e.Code != tc.code || e.Error != tc.want {
+				t.Errorf("got %d %s, want %d with code %q and the error %q", got, strings.TrimSpace(msg), tc.status, tc.code, tc.want)
 			}
 		})
 	}

@@ -119,6 +119,17 @@ type RuleEditor interface {
 	RemoveRule(ctx context.Context, name string) (filter.RuleDescription, error)
 }
 
+// A PortOpener is a Target that may run without some of its ports' transports:
+// serve --optional keeps a port whose transport could not be opened on
+// the hub, where no VM can ever attach to it. GET /v1/ports shows such a
+// port's link as "not-open", with the reason (PortStatus.NotOpen), so that
+// it does not read as a bound port waiting for its VM ("no-peer").
+type PortOpener interface {
+	// NotOpen says, by port name, why each port whose transport could
+	// not be opened was not; nil or empty when every one was.
+	NotOpen() map[string]string
+}
+
 // A UserError is a request the target refused as invalid (bad policy, unknown
 // port); the API answers 400 with its message rather than 500.
 type UserError struct{ Err error }
@@ -130,7 +141,7 @@ func (e *UserError) Unwrap() error { return e.Err }
 type Server struct {
 	Target   Target
 	Registry *prometheus.Registry // served at /metrics with the target's link and partition state; nil for none
-	Token    string               // when set, every request needs "Authorization: Bearer <Token>"
+	Token    string               // when set, every request needs "Authorization: Bearer <Token>" (the scheme in any case)
 	Logger   *slog.Logger
 
 	// Limits; zero means the Default of the same name.

@@ -37,23 +37,33 @@ type State struct {
 type PortStatus struct {
 	hub.PortStatus
 	// Link is "down" while the policy holds the port's link down (ctl link,
-	// a flap schedule), else "no-peer" while no VM is attached (frames for
-	// it are dropped as port-down), else "up": what ctl ports shows.
-	Link       string   `json:"link"`
+	// a flap schedule), else "not-open" when the port's transport could
+	// not be opened (serve --optional: no VM can attach, NotOpen says
+	// why), else "no-peer" while no VM is attached (frames for it are
+	// dropped as port-down), else "up": what ctl ports shows.
+	Link string `json:"link"`
+	// NotOpen is why the port's transport could not be opened (serve
+	// --optional), as the ready file's "down" says it; "" once it was.
+	NotOpen    string   `json:"not_open,omitempty"`
 	Partitions []string `json:"partitions"` // active partitions that separate it from other ports
 }
 
 // Up reports whether the policy has the port's link up, a VM attached or
-// not ("up" or "no-peer"): l2hub_port_link_up.
+// not, the port open or not ("up", "no-peer" or "not-open"):
+// l2hub_port_link_up.
 func (p PortStatus) Up() bool { return p.Link != "down" }
 
-// portStatuses joins the hub's ports with the policy's state.
-func portStatuses(ports []hub.PortStatus, st State) []PortStatus {
+// portStatuses joins the hub's ports with the policy's state and notOpen,
+// why the ports whose transport could not be opened were not
+// (PortOpener).
+func portStatuses(ports []hub.PortStatus, st State, notOpen map[string]string) []PortStatus {
 	out := make([]PortStatus, len(ports))
 	for i, p := range ports {
-		ps := PortStatus{PortStatus: p, Link: "up", Partitions: []string{}}
+		ps := PortStatus{PortStatus: p, Link: "up", NotOpen: notOpen[p.Name], Partitions: []string{}}
 		if j := slices.IndexFunc(st.Links, func(l LinkState) bool { return l.Port == p.Name }); j >= 0 && !st.Links[j].Up {
 			ps.Link = "down"
+		} else if ps.NotOpen != "" {
+			ps.Link = "not-open"
 		} else if !p.Attached {
 			ps.Link = "no-peer"
 		}
@@ -77,7 +87,11 @@ func (s *Server) ports(ctx context.Context) ([]PortStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	return portStatuses(ports, st), nil
+	var notOpen map[string]string
+	if po, ok := s.Target.(PortOpener); ok {
+		notOpen = po.NotOpen()
+	}
+	return portStatuses(ports, st, notOpen), nil
 }
 
 // rules is GET /v1/rules: the policy's counters, each list [] rather than

@@ -15,9 +15,11 @@ import (
 )
 
 // WritePorts writes ports as the table `l2hub ctl ports` shows: peer (-
-// when none is attached), link (PortStatus.Link: up, down, or no-peer when
-// it is up but no VM is attached), active partitions, flow control
-// (FlowText), pauses (PausesText) and counters. Under a port with a
+// when none is attached), link (PortStatus.Link: up, down, not-open when
+// the port's transport could not be opened, or no-peer when it is up but
+// no VM is attached), active partitions, flow control (FlowText), pauses
+// (PausesText) and counters. Under a port whose transport could not be
+// opened, an indented line saying why ("not open: ..."). Under a port with a
 // learning table of its own (a VXLAN port's), an indented line for it
 // (LearningText); under a port with remote endpoints (a VXLAN port's
 // VTEPs), one indented line per remote (RemoteText, its age taken from
@@ -50,6 +52,9 @@ func WritePorts(w io.Writer, ports []PortStatus) error {
 	out.WriteString(rows[0])
 	for i, p := range ports {
 		out.WriteString(rows[i+1])
+		if p.NotOpen != "" {
+			fmt.Fprintf(&out, "  not open: %s\n", p.NotOpen)
+		}
 		if p.Learning != nil {
 			fmt.Fprintf(&out, "  %s\n", LearningText(*p.Learning))
 		}

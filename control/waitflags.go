@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -73,6 +74,17 @@ func (f *WaitFlags) Run(ctx context.Context, stdout io.Writer) error {
 		doc, text = ports, fmt.Sprintf("%d ports", len(ports))
 		if len(ports) == 1 {
 			text = "1 port"
+		}
+		// As the ready file's line says a port serve --optional could not
+		// open, so does this: the hub is ready without it.
+		var notOpen []string
+		for _, p := range ports {
+			if p.NotOpen != "" {
+				notOpen = append(notOpen, fmt.Sprintf("%s NOT OPEN: %s", p.Name, p.NotOpen))
+			}
+		}
+		if notOpen != nil {
+			text += " (" + strings.Join(notOpen, "; ") + ")"
 		}
 	}
 	if f.JSON {

@@ -167,12 +167,14 @@ func newPolicy(name string, ports []string) *Policy {
 // policy's groups of them.
 type scope struct {
 	ports  map[string]bool // nil: port names are not checked
+	order  []string        // the ports in the hub's order (Stats lists them so)
 	groups map[string][]string
 }
 
 func newScope(ports []string) scope {
 	s := scope{groups: map[string][]string{}}
 	if ports != nil {
+		s.order = slices.Clone(ports)
 		s.ports = make(map[string]bool, len(ports))
 		for _, n := range ports {
 			s.ports[n] = true

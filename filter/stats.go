@@ -38,6 +38,9 @@ type PortStats struct {
 	Port    string `json:"port"`
 	Down    bool   `json:"down"`
 	Dropped uint64 `json:"dropped"`
+	// Schedule is the flap schedule that moves the link, as Describe
+	// says it ("down:b: down 5s-6s"); "" when only the control API does.
+	Schedule string `json:"schedule,omitempty"`
 }
 
 // Stats is every counter of a policy.
@@ -56,7 +59,10 @@ func (p *Policy) StatsAt(now time.Duration) Stats {
 }
 
 // Stats lists the counters: rules in file order, partitions in file then
-// creation order, ports by name. Safe for concurrent use with Decide.
+// creation order, and a link state for every port of the hub, in the
+// hub's order, whether or not a frame has crossed it, so that a script
+// finds each port's (a policy compiled without the hub's ports lists
+// those it has seen, by name). Safe for concurrent use with Decide.
 func (p *Policy) Stats() Stats {
 	var s Stats
 	now := time.Duration(p.now.Load())
@@ -71,9 +77,18 @@ func (p *Policy) Stats() Stats {
 			Name: pt.name, Groups: pt.spec(), Active: pt.tg.onAt(now), Dropped: pt.tg.drops.Load(),
 		})
 	}
+	names := slices.Clip(p.order) // appending copies it
 	for _, name := range sortedKeys(p.portStates) {
-		ps := p.portStates[name]
-		s.Ports = append(s.Ports, PortStats{Port: name, Down: ps.tg.onAt(now), Dropped: ps.tg.drops.Load()})
+		if !p.ports[name] {
+			names = append(names, name) // a port the hub's list lacks: none, when the policy has it
+		}
+	}
+	for _, name := range names {
+		st := PortStats{Port: name}
+		if ps := p.portStates[name]; ps != nil {
+			st.Down, st.Dropped, st.Schedule = ps.tg.onAt(now), ps.tg.drops.Load(), ps.desc
+		}
+		s.Ports = append(s.Ports, st)
 	}
 	return s
 }

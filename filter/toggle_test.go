@@ -448,3 +448,34 @@ func TestToggleOnSinceLongWaits(t *testing.T) {
 		}
 	}
 }
+
+// TestStatsListsEveryPort: Stats gives every port of the hub a link state,
+// in the hub's order (not by name), before any frame has crossed it and
+// after, so that a script finds each port's whatever the traffic; a
+// schedule names itself, and a policy compiled without the hub's ports
+// lists the ports it has seen.
+func TestStatsListsEveryPort(t *testing.T) {
+	ports := func(st Stats) []PortStats { return st.Ports }
+	p, err := Parse([]byte("schedules:\n  - {name: flap, port: a, at: 1s, down_for: 1s}\n"), "test.yaml", []string{"c", "a", "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []PortStats{{Port: "c"}, {Port: "a", Schedule: "flap: down 1s-2s"}, {Port: "b"}}
+	if got := ports(p.Stats()); !slices.Equal(got, want) {
+		t.Errorf("before any frame: %+v, want %+v", got, want)
+	}
+	decide(p, 1500*time.Millisecond, link("b", "a"), plain())
+	want[1].Down, want[1].Dropped = true, 1
+	if got := ports(p.Stats()); !slices.Equal(got, want) {
+		t.Errorf("after b->a while a is down: %+v, want %+v", got, want)
+	}
+
+	p, err = Parse([]byte("rules: []\n"), "test.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decide(p, 0, link("b", "a"), plain())
+	if got, want := ports(p.Stats()), []PortStats{{Port: "a"}, {Port: "b"}}; !slices.Equal(got, want) {
+		t.Errorf("without the hub's ports, after b->a: %+v, want %+v", got, want)
+	}
+}

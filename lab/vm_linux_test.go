@@ -73,8 +73,12 @@ vms:
 			pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 		}
 	}
-	if !sleeping(pid) {
-		t.Fatalf("pid %d from %s is no sleep", pid, pidFile)
+	// The shell writes the pid of its background child at once, maybe
+	// before the child has exec'd sleep: until then, /proc shows the shell.
+	for deadline := time.Now().Add(hangGuard); !sleeping(pid); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d from %s is no sleep %v later", pid, pidFile, hangGuard)
+		}
 	}
 	defer func() {
 		if sleeping(pid) {

@@ -10,7 +10,7 @@ import (
 // TestBannerPolicyLine: the banner's policy line says what the policy
 // does: --seed alone, a policy of no faults, says so (and what the seed is
 // for) rather than read as faults configured; one with a fault is named
-// with its seed.
+// with its seed, a link's flap schedule alone included.
 func TestBannerPolicyLine(t *testing.T) {
 	for _, tt := range []struct {
 		name string
@@ -20,6 +20,8 @@ func TestBannerPolicyLine(t *testing.T) {
 		{"seed-alone", []string{"--seed", "9"}, "policy flags: no faults yet (seed 9, for rules added with ctl rule add)\n"},
 		{"seed-alone-no-control", []string{"--seed", "9", "--control", "off"}, "policy flags: no faults (seed 9, unused: the control API is off)\n"},
 		{"a-fault", []string{"--seed", "9", "--loss", "a->b=5%"}, "policy flags, seed 9\n"},
+		// Every port has a link state; a schedule is what makes one a fault.
+		{"a-flap-alone", []string{"--seed", "9", "--down", "b@5s-6s"}, "policy flags, seed 9\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var f Flags

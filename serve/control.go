@@ -18,10 +18,27 @@ import (
 var (
 	_ control.Target     = (*Session)(nil)
 	_ control.InjectFlow = (*Session)(nil)
+	_ control.PortOpener = (*Session)(nil)
 )
 
 // Ports implements control.Target.
 func (s *Session) Ports(ctx context.Context) ([]hub.PortStatus, error) { return s.hub.Ports(ctx) }
+
+// NotOpen implements control.PortOpener: why each port that Config.Optional
+// let the session start without could not be opened, as the ready file
+// says it; nil when every port opened.
+func (s *Session) NotOpen() map[string]string {
+	var m map[string]string
+	for _, p := range s.Bound() {
+		if p.Down != nil {
+			if m == nil {
+				m = map[string]string{}
+			}
+			m[p.Spec.Name] = p.Down.Error()
+		}
+	}
+	return m
+}
 
 // Policy implements control.Target: the policy in force, as of now; nil
 // when the hub runs without one.

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -286,10 +287,12 @@ func (c controlListener) serve(ctx context.Context, s *Session, log *slog.Logger
 // policyLine is the banner's line for the policy in force. A policy that
 // does nothing (--seed alone, a file without rules, partitions or
 // schedules) says so, rather than read as faults configured: its seed is
-// for the rules ctl rule add adds, if the control API is on.
+// for the rules ctl rule add adds, if the control API is on. Every port
+// has a link state, so a schedule is what makes one a fault.
 func policyLine(p *filter.Policy, controlOff bool) string {
 	st := p.Stats()
-	if len(st.Rules)+len(st.Partitions)+len(st.Ports) > 0 {
+	scheduled := slices.ContainsFunc(st.Ports, func(l filter.PortStats) bool { return l.Schedule != "" })
+	if len(st.Rules)+len(st.Partitions) > 0 || scheduled {
 		return fmt.Sprintf("policy %s, seed %d", p.Name(), p.Seed())
 	}
 	if controlOff {

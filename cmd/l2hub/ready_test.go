@@ -434,7 +434,8 @@ func TestSummaryStateAsTheRunEnds(t *testing.T) {
 
 // TestWaitForAHubThatFailed: with --pid, a hub that exits before it is
 // ready (here a port spec it refuses) ends the wait at once, not after
-// --timeout (an hour here), reaped or not yet (a zombie).
+// --timeout (an hour here), reaped or not yet (a zombie); reaped, it is
+// no process, which the error says.
 func TestWaitForAHubThatFailed(t *testing.T) {
 	for _, reap := range []bool{true, false} {
 		t.Run(fmt.Sprintf("reaped=%v", reap), func(t *testing.T) {
@@ -464,7 +465,12 @@ func TestWaitForAHubThatFailed(t *testing.T) {
 			}()
 			select {
 			case err := <-done:
+				// Reaped, the pid names no process, which a wrong pid would
+				// not either: the error says both.
 				want := fmt.Sprintf("the hub (pid %d) exited before it was ready", hubCmd.Process.Pid)
+				if reap {
+					want = fmt.Sprintf("no process %d: the hub exited before it was ready (its own output says why), or that is not its pid", hubCmd.Process.Pid)
+				}
 				if err == nil || !strings.Contains(err.Error(), want) {
 					t.Errorf("wait --pid: %v, want %q", err, want)
 				}

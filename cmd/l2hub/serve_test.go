@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +23,7 @@ import (
 	"l2hub/capture"
 	"l2hub/control"
 	"l2hub/hub/hubtest"
+	"l2hub/internal/ready"
 	"l2hub/internal/syncbuf"
 	"l2hub/transport"
 	"l2hub/transport/transporttest"
@@ -491,15 +495,63 @@ func TestPeerAndProbeValidation(t *testing.T) {
 	}
 }
 
+// TestOptionalPortStaysDown: with --optional, a port that cannot be
+// opened (its address in use) does not stop the start: the banner says it
+// is down, the ready file is written with the port's "down" reason, and
+// ctl ports and wait --control show its link not-open, with that reason,
+// rather than no-peer like a bound port that waits for its VM.
 func TestOptionalPortStaysDown(t *testing.T) {
-	bad := "t=tap:l2tnone0,netns=" + filepath.Join(t.TempDir(), "no-such-ns")
-	err := run(context.Background(), []string{"serve", "--control", "off", "--port", "a=tcp:127.0.0.1:0", "--port", bad}, io.Discard, io.Discard)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	bad := "t=tcp:" + busy.Addr().String()
+	err = run(context.Background(), []string{"serve", "--control", "off", "--port", "a=tcp:127.0.0.1:0", "--port", bad}, io.Discard, io.Discard)
 	if err == nil {
 		t.Fatal("a port that cannot open started without --optional")
 	}
-	s := startServe(t, "serve", "--control", "off", "--optional", "--port", "a=tcp:127.0.0.1:0", "--port", bad)
+	dir := t.TempDir()
+	sock, readyFile := filepath.Join(dir, "ctl.sock"), filepath.Join(dir, "hub.ready")
+	s := startServe(t, "serve", "--control", sock, "--ready-file", readyFile, "--optional", "--port", "a=tcp:127.0.0.1:0", "--port", bad)
 	if out := s.stdout.String(); !strings.Contains(out, "port t: down: ") || !strings.Contains(out, "port a (tcp") {
 		t.Errorf("banner does not show t down and a up:\n%s", out)
+	}
+	info, err := ready.Read(readyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var why string
+	for _, p := range info.Ports {
+		if p.Name == "t" {
+			why = p.Down
+		}
+	}
+	if !strings.Contains(why, "address already in use") {
+		t.Fatalf("ready file %+v: want port t down, its address in use", info)
+	}
+	out, err := ctl(t, sock, "ports", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct{ Ports []control.PortStatus }
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	links := map[string]string{}
+	for _, p := range doc.Ports {
+		links[p.Name] = p.Link + " " + p.NotOpen
+	}
+	if want := map[string]string{"a": "no-peer ", "t": "not-open " + why}; !maps.Equal(links, want) {
+		t.Errorf("ctl ports --json: links %q, want %q", links, want)
+	}
+	if out, err = ctl(t, sock, "ports"); err != nil || !strings.Contains(out, "\n  not open: "+why+"\n") {
+		t.Errorf("ctl ports: %v, want a line under t saying why it is not open:\n%s", err, out)
+	}
+	var waited bytes.Buffer
+	err = run(context.Background(), []string{"wait", "--control", sock, "--timeout", hangGuard.String()}, &waited, io.Discard)
+	if want := "l2hub ready: 2 ports (t NOT OPEN: " + why + ")\n"; err != nil || waited.String() != want {
+		t.Errorf("wait --control: %v, said %q, want %q", err, waited.String(), want)
 	}
 }
 

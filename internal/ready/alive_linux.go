@@ -73,6 +73,13 @@ func startTime(pid int) uint64 {
 	return start
 }
 
+// exists reports whether there is a process pid: /proc has it, a zombie
+// included.
+func exists(pid int) bool {
+	_, _, ok := procStat(pid)
+	return ok
+}
+
 // alive reports whether process pid runs: it exists, has not exited (a
 // zombie its parent has not reaped yet has), and, when start is not 0,
 // started then (the pid was not reused by another process).

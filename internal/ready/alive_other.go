@@ -13,3 +13,6 @@ func alive(int, uint64) bool { return true }
 
 // within says that any process may be root's: not checked here.
 func within(int, int) bool { return true }
+
+// exists trusts any pid, as alive does.
+func exists(int) bool { return true }

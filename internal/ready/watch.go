@@ -12,7 +12,10 @@ import (
 var ErrHubExited = errors.New("exited before it was ready")
 
 // WatchPID returns ctx, cancelled (its cause wrapping ErrHubExited) once
-// process pid has exited, and the function that stops watching.
+// process pid has exited, and the function that stops watching. A pid
+// that names no process at all, not even one exited and not yet reaped,
+// may be a mistyped one as well as a hub that exited and was reaped (a
+// shell reaps its jobs as they end), so the cause says both.
 func WatchPID(ctx context.Context, pid int) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	gone := func() bool {
@@ -21,6 +24,10 @@ func WatchPID(ctx context.Context, pid int) (context.Context, func()) {
 		}
 		cancel(fmt.Errorf("the hub (pid %d) %w: its own output says why", pid, ErrHubExited))
 		return true
+	}
+	if pid <= 0 || !exists(pid) {
+		cancel(fmt.Errorf("no process %d: the hub %w (its own output says why), or that is not its pid", pid, ErrHubExited))
+		return ctx, func() {}
 	}
 	if gone() {
 		return ctx, func() {}

@@ -7,25 +7,55 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
 
-// TestWatchPID: a process that has already exited (or a pid that names
-// none) cancels the context at once, one that exits while watched cancels
-// it then, and in both the cause wraps ErrHubExited and names the pid; a
-// process that runs leaves it be until the watch stops.
+// TestWatchPID: a pid that names no process, or one that has already
+// exited, cancels the context at once, one that exits while watched
+// cancels it then, and in each the cause wraps ErrHubExited and names the
+// pid (no process: saying so, since the pid may be wrong); a process that
+// runs leaves it be until the watch stops.
 func TestWatchPID(t *testing.T) {
 	const guard = 2 * time.Minute // fails a bug with a message; decides no pass
-	ctx, stop := WatchPID(context.Background(), -1)
-	if cause := context.Cause(ctx); !errors.Is(cause, ErrHubExited) || !strings.Contains(cause.Error(), "(pid -1)") {
-		t.Errorf("WatchPID(no process): cause %v, want ErrHubExited naming pid -1", cause)
+	reaped := exec.Command("true")
+	if err := reaped.Run(); err != nil {
+		t.Skipf("skipping: cannot run a process: %v", err)
 	}
-	stop()
+	for _, pid := range []int{-1, reaped.Process.Pid} {
+		ctx, stop := WatchPID(context.Background(), pid)
+		want := "no process " + strconv.Itoa(pid) + ": the hub exited before it was ready (its own output says why), or that is not its pid"
+		if cause := context.Cause(ctx); !errors.Is(cause, ErrHubExited) || cause.Error() != want {
+			t.Errorf("WatchPID(%d, no process): cause %v, want ErrHubExited: %s", pid, cause, want)
+		}
+		stop()
+	}
 
-	ctx, stop = WatchPID(context.Background(), os.Getpid())
+	if runtime.GOOS == "linux" { // elsewhere a zombie counts as running
+		zombie := exec.Command("true")
+		if err := zombie.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(guard)
+		for Alive(zombie.Process.Pid, 0) { // until it has exited, unreaped
+			if time.Now().After(deadline) {
+				t.Fatalf("true still runs after %v", guard)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		ctx, stop := WatchPID(context.Background(), zombie.Process.Pid)
+		want := "the hub (pid " + strconv.Itoa(zombie.Process.Pid) + ") exited before it was ready: its own output says why"
+		if cause := context.Cause(ctx); !errors.Is(cause, ErrHubExited) || cause.Error() != want {
+			t.Errorf("WatchPID(a zombie): cause %v, want ErrHubExited: %s", cause, want)
+		}
+		stop()
+		zombie.Wait()
+	}
+
+	ctx, stop := WatchPID(context.Background(), os.Getpid())
 	if ctx.Err() != nil {
 		t.Errorf("WatchPID(this process) ended at once: %v", context.Cause(ctx))
 	}
