@@ -21,6 +21,8 @@ func TestFlagsOptions(t *testing.T) {
 		{"negative-hex-bytes", Flags{HexBytes: -1}, "--hex-bytes -1: must not be negative (0 means the default 256)"},
 		{"negative-max-frames", Flags{MaxFrames: -2}, "--max-frames -2: must not be negative (0 means the default 500000)"},
 		{"negative-before-console", Flags{MaxFrames: -2, Consoles: []string{"nolog"}}, "--max-frames -2: must not be negative (0 means the default 500000)"},
+		{"group-below-never", Flags{Group: -2}, "--group -2: want -1 (never group), 0 (the default 3) or a run length"},
+		{"unknown-check", Flags{Check: "bogus"}, `--check: "bogus": want nexus-v1 or noise-xk`},
 		{"bad-console", Flags{Consoles: []string{"a=a.log", "nolog"}}, `--console "nolog": want NAME=LOG (a '=' in NAME doubled: k==v=a.log)`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,7 +49,8 @@ func TestFlagsOptions(t *testing.T) {
 
 // TestFlagsRun: report's flags parsed and run: the page written to -o
 // with a line saying so (or, with -o -, the page itself on stdout); no -o
-// is refused before the capture is read.
+// is refused before the capture is read; a failed --check is said on
+// stderr and does not fail the command.
 func TestFlagsRun(t *testing.T) {
 	capture := filepath.Join("testdata", "failing-run.pcapng")
 	page := filepath.Join(t.TempDir(), "run.html")
@@ -56,11 +59,13 @@ func TestFlagsRun(t *testing.T) {
 		args    []string
 		want    string // stdout's start, or the error's
 		wantErr bool
+		stderr  string // a part of stderr; "" for none
 	}{
-		{"file", []string{"-o", page, "--title", "t"}, "wrote " + page + " (", false},
-		{"stdout", []string{"-o", "-"}, "<!DOCTYPE html>", false},
-		{"no-output", nil, "-o: say where to write the page", true},
-		{"negative", []string{"-o", page, "--hex-bytes", "-1"}, "--hex-bytes -1:", true},
+		{"file", []string{"-o", page, "--title", "t"}, "wrote " + page + " (", false, ""},
+		{"stdout", []string{"-o", "-"}, "<!DOCTYPE html>", false, ""},
+		{"no-output", nil, "-o: say where to write the page", true, ""},
+		{"negative", []string{"-o", page, "--hex-bytes", "-1"}, "--hex-bytes -1:", true, ""},
+		{"failed-check", []string{"-o", page, "--check", "nexus-v1"}, "wrote " + page + " (", false, "the nexus-v1 check failed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var f Flags
@@ -80,6 +85,9 @@ func TestFlagsRun(t *testing.T) {
 				t.Errorf("got Run() = %v, stdout %.40q, want an error starting %q and no output", err, out.String(), tc.want)
 			case !tc.wantErr && (err != nil || !strings.HasPrefix(out.String(), tc.want)):
 				t.Errorf("got Run() = %v, stdout %.40q, want nil and %q...", err, out.String(), tc.want)
+			}
+			if got := errs.String(); !strings.Contains(got, tc.stderr) || tc.stderr == "" && strings.Contains(got, "check failed") {
+				t.Errorf("got stderr %q, want it to say %q (and no failed check unless asked)", got, tc.stderr)
 			}
 		})
 	}

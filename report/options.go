@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"l2hub/conformance/checker"
 	"l2hub/internal/atomicfile"
 	"l2hub/internal/samefile"
 )
@@ -146,8 +147,9 @@ func (f *Flags) Register(fs *pflag.FlagSet) {
 
 // Run is `l2hub report` once its flags are parsed: the page of capture
 // built (BuildContext) and written to -o (Model.Write), after the flags
-// and the output were checked; its warnings on stderr; then whether the
-// command fails (Model.Failure).
+// and the output were checked; its warnings, and a failed check, on
+// stderr; then whether the command fails (Model.Failure), which a failed
+// check does not make it.
 func (f *Flags) Run(ctx context.Context, capture string, stdout, stderr io.Writer) error {
 	if f.Output == "" {
 		return fmt.Errorf("-o: say where to write the page (a file name, or - for standard output)")
@@ -169,12 +171,19 @@ func (f *Flags) Run(ctx context.Context, capture string, stdout, stderr io.Write
 	for _, w := range m.Warnings {
 		fmt.Fprintf(stderr, "l2hub report: warning: %s: %s\n", capture, w)
 	}
+	// The page is the command's product, so a failed check does not fail
+	// the command; but a script reading only the exit status must not
+	// take it for a pass, so stderr says so.
+	if m.Check != nil && !m.Check.OK {
+		fmt.Fprintf(stderr, "l2hub report: %s: the %s check failed (its findings head the page); the exit status does not reflect it: gate on l2hub check\n", capture, m.Check.Profile)
+	}
 	return m.Failure(capture, f.TruncOK)
 }
 
 // Options returns the Options the flags say for drawing capture: it
-// refuses a negative --hex-bytes or --max-frames (0 means the default) and
-// parses each --console, in that order, naming the flag.
+// refuses a negative --hex-bytes or --max-frames (0 means the default), a
+// --group below -1 (the one negative it defines) and an unknown --check
+// profile, and parses each --console, in that order, naming the flag.
 func (f Flags) Options(capture string) (Options, error) {
 	for _, l := range []struct {
 		name   string
@@ -182,6 +191,14 @@ func (f Flags) Options(capture string) (Options, error) {
 	}{{"hex-bytes", f.HexBytes, DefaultHexBytes}, {"max-frames", f.MaxFrames, DefaultMaxFrames}} {
 		if l.v < 0 {
 			return Options{}, fmt.Errorf("--%s %d: must not be negative (0 means the default %d)", l.name, l.v, l.def)
+		}
+	}
+	if f.Group < -1 {
+		return Options{}, fmt.Errorf("--group %d: want -1 (never group), 0 (the default %d) or a run length", f.Group, DefaultMinGroup)
+	}
+	if f.Check != "" {
+		if _, err := checker.ParseProfile(f.Check); err != nil {
+			return Options{}, fmt.Errorf("--check: %w", err)
 		}
 	}
 	opts := Options{Capture: capture, Check: f.Check, Title: f.Title, MinGroup: f.Group}

@@ -31,6 +31,9 @@ func newCheckCmd(stdout io.Writer) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if maxBuffered < 0 {
+				return fmt.Errorf("--max-buffered %d: must not be negative (0 means the default %d)", maxBuffered, checker.DefaultMaxBuffered)
+			}
 			p, err := checker.ParseProfile(profile)
 			if err != nil {
 				return fmt.Errorf("--profile: %w", err)
@@ -64,6 +67,6 @@ func newCheckCmd(stdout io.Writer) *cobra.Command {
 		return pflag.NormalizedName(name)
 	})
 	fl.BoolVar(&asJSON, "json", false, "print the report as JSON")
-	fl.IntVar(&maxBuffered, "max-buffered", checker.DefaultMaxBuffered, "out-of-order bytes one TCP stream may buffer")
+	fl.IntVar(&maxBuffered, "max-buffered", checker.DefaultMaxBuffered, "out-of-order bytes one TCP stream may buffer; 0 means the default")
 	return cmd
 }

@@ -82,7 +82,8 @@ func TestCheckCommandErrors(t *testing.T) {
 	}{
 		{"no-capture", []string{"check"}, "no captures to check: give files as arguments"},
 		{"no-capture-with-flags", []string{"check", "--json"}, "no captures to check: give files as arguments"},
-		{"bad-profile", []string{"check", "--profile", "xk", goldenCapture("healthy")}, "--profile"},
+		{"bad-profile", []string{"check", "--profile", "xk", goldenCapture("healthy")}, `--profile: "xk": want nexus-v1 or noise-xk`},
+		{"negative-max-buffered", []string{"check", "--max-buffered", "-1", goldenCapture("healthy")}, "--max-buffered -1: must not be negative (0 means the default 65536)"},
 		{"bad-profile-as-check", []string{"check", "--check", "xk", goldenCapture("healthy")}, "--profile"},
 		{"missing-file", []string{"check", filepath.Join(t.TempDir(), "none.pcap")}, "no such file"},
 	}

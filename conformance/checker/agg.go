@@ -37,8 +37,10 @@ func newAgg() *agg {
 	return &agg{entries: map[aggKey]*aggEntry{}, passes: map[string]*passEntry{}}
 }
 
-// add records a finding about subject (a device, a connection, an error
-// class: whatever makes two findings the same one).
+// add records a finding about subject (a device, a connection, an error:
+// whatever makes two findings the same one). Since a repeat keeps the
+// first message, subject must tell apart anything the message states:
+// two findings whose messages would differ need different subjects.
 func (a *agg) add(v Verdict, id, subject string, frames []int, format string, args ...any) {
 	k := aggKey{id, subject}
 	e, ok := a.entries[k]

@@ -254,7 +254,7 @@ func TestBrokenTraffic(t *testing.T) {
 			b.announce(hostA, announceOf(t, conformance.RoleA))
 			b.frames[0].Data[len(b.frames[0].Data)-1] ^= 0xff
 			return b.frames
-		}, NET003, Warn, "bad IPv4, UDP or TCP checksum"},
+		}, NET003, Warn, "1 frame with a bad IPv4, UDP or TCP checksum was ignored"},
 		{"announce-from-wrong-port", func(t *testing.T) []Frame {
 			b := newBuilder(t)
 			b.add(b.udp(hostA, hostA.ip, hostB.mac, hostB.ip, 5555, 37020, announceOf(t, conformance.RoleA)))

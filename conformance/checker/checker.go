@@ -49,7 +49,7 @@ func ParseProfile(s string) (Profile, error) {
 	case "noise-xk", "noise-xk-std", "std":
 		return ProfileNoiseXK, nil
 	}
-	return 0, fmt.Errorf("profile %q: %w", s, ErrUnknownProfile)
+	return 0, fmt.Errorf("%q: %w", s, ErrUnknownProfile)
 }
 
 // Dir says where a frame was seen, as hub.Direction and pcapng epb_flags
@@ -192,7 +192,7 @@ func New(opts Options) (*Checker, error) {
 		opts.Profile = ProfileNexus
 	}
 	if opts.Profile != ProfileNexus && opts.Profile != ProfileNoiseXK {
-		return nil, ErrUnknownProfile
+		return nil, fmt.Errorf("profile %d: %w", opts.Profile, ErrUnknownProfile)
 	}
 	if opts.MaxBuffered <= 0 {
 		opts.MaxBuffered = DefaultMaxBuffered

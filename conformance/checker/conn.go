@@ -429,13 +429,13 @@ func (t *connTable) endConn(a *agg, conn *tcpConn) {
 			}
 		}
 		if h.capDropped > 0 {
-			a.add(Warn, TCP002, conn.subject+fmt.Sprint(dir), h.capFrames, "%s's stream on %s buffered more than %d out-of-order bytes: %d bytes were not reassembled, so checks of this stream stop at the hole", from, conn.subject, h.maxBuffered, h.capDropped)
+			a.add(Warn, TCP002, conn.subject+fmt.Sprint(dir), h.capFrames, "%s's stream on %s buffered more than %s: %s %s not reassembled, so checks of this stream stop at the hole", from, conn.subject, plural(h.maxBuffered, "out-of-order byte"), plural(h.capDropped, "byte"), agree(h.capDropped, "was", "were"))
 		}
 		if h.outOfWindow > 0 {
-			a.add(Warn, TCP002, "window "+conn.subject+fmt.Sprint(dir), h.outOfWinFrames, "%d segments from %s lie more than 1 MiB ahead of the stream on %s and were ignored", h.outOfWindow, from, conn.subject)
+			a.add(Warn, TCP002, "window "+conn.subject+fmt.Sprint(dir), h.outOfWinFrames, "%s from %s %s more than 1 MiB ahead of the stream on %s and %s ignored", plural(h.outOfWindow, "segment"), from, agree(h.outOfWindow, "lies", "lie"), conn.subject, agree(h.outOfWindow, "was", "were"))
 		}
 		if n, fr := h.hole(); n > 0 {
-			a.add(Warn, TCP003, conn.subject+fmt.Sprint(dir), []int{fr}, "%s's stream on %s ends with %d bytes beyond a hole: the capture lacks a segment, so checks stop there", from, conn.subject, n)
+			a.add(Warn, TCP003, conn.subject+fmt.Sprint(dir), []int{fr}, "%s's stream on %s ends with %s beyond a hole: the capture lacks a segment, so checks stop there", from, conn.subject, plural(n, "byte"))
 		}
 	}
 	conn.sess.end(a)

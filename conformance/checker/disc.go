@@ -368,13 +368,15 @@ func (d *discovery) datagram(f *Frame, p *packet) {
 		}
 	}
 
-	// Size (DISC-002).
+	// Size (DISC-002). The size is part of the subject: a finding keeps
+	// its first message, and a 600-byte announce's message is wrong for a
+	// 268-byte one.
 	n := len(p.payload)
 	switch {
 	case n > conformance.DatagramDropThreshold:
-		a.add(Fail, DISC002, subj("size "), fr, "announce of %d bytes from %s: the OS sends at most 256, and a receiver drops datagrams above 512", n, who)
+		a.add(Fail, DISC002, subj(fmt.Sprintf("size %d ", n)), fr, "announce of %d bytes from %s: the OS sends at most 256, and a receiver drops datagrams above 512", n, who)
 	case n > conformance.AnnounceSendLimit:
-		a.add(Fail, DISC002, subj("size "), fr, "announce of %d bytes from %s: the OS sends at most 256 (receivers read only the first 256)", n, who)
+		a.add(Fail, DISC002, subj(fmt.Sprintf("size %d ", n)), fr, "announce of %d bytes from %s: the OS sends at most 256 (receivers read only the first 256)", n, who)
 	default:
 		a.pass(DISC002, f.Number)
 	}
@@ -414,7 +416,10 @@ func (d *discovery) datagram(f *Frame, p *packet) {
 		if _, full := conformance.ParseAnnounce(p.payload); full == nil {
 			msg = fmt.Sprintf("announce from %s runs past the 256 bytes dsoftbusd reads, so it decodes as truncated", who)
 		}
-		a.add(Fail, DISC001, class+" "+key.subject(), fr, "%s", msg)
+		// The subject is the message itself, not the error's class: a
+		// device id of length 0 and 17 services are both "length out of
+		// range", and one message would misstate the other.
+		a.add(Fail, DISC001, msg+" "+key.subject(), fr, "%s", msg)
 		return
 	}
 	a.pass(DISC001, f.Number)
@@ -691,4 +696,13 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// agree is the form of a verb that goes with plural(n, ...): one when n
+// is 1, more otherwise ("was" or "were").
+func agree(n int, one, more string) string {
+	if n == 1 {
+		return one
+	}
+	return more
 }

@@ -375,6 +375,49 @@ func TestAnnounceChangeCitesBoth(t *testing.T) {
 	}
 }
 
+// TestAnnounceKindsKeepTheirOwnMessage: repeats of a finding keep its
+// first message, so announces that differ in what the message says must
+// not fold into one finding. node-a sends 600- and 268-byte announces in
+// turn (the oversized probe's two kinds), and node-b announces with a
+// device id of length 0 and of length 65: each kind is its own finding,
+// whose message states it and which cites only its frames.
+func TestAnnounceKindsKeepTheirOwnMessage(t *testing.T) {
+	pad := func(p []byte, n int) []byte { return append(slices.Clone(p), make([]byte, n-len(p))...) }
+	idLen := func(n byte) []byte {
+		p := slices.Clone(announceOf(t, conformance.RoleB))
+		p[5] = n // the device id's length byte, after magic and version
+		return p
+	}
+	b := newBuilder(t)
+	want := map[string][]int{} // a part of a message: the frames it must cite
+	for range 2 {
+		for _, tc := range []struct {
+			h   host
+			p   []byte
+			msg string
+		}{
+			{hostA, pad(announceOf(t, conformance.RoleA), 600), "announce of 600 bytes from node-a"},
+			{hostA, pad(announceOf(t, conformance.RoleA), 268), "announce of 268 bytes from node-a"},
+			{hostB, idLen(0), "device id length 0, want 1..64"},
+			{hostB, idLen(65), "device id length 65, want 1..64"},
+		} {
+			n := b.add(b.udp(tc.h, tc.h.ip, groupMC, conformance.DiscoveryGroup, 37020, 37020, tc.p))
+			want[tc.msg] = append(want[tc.msg], n)
+		}
+	}
+	r := feed(t, Options{}, b.frames)
+	for msg, frames := range want {
+		id := DISC002
+		if strings.Contains(msg, "device id") {
+			id = DISC001
+		}
+		fd, ok := findingWith(r, id, msg)
+		if !ok || fd.Verdict != Fail || !slices.Equal(fd.Frames, frames) {
+			t.Errorf("got %s %v (found %v), want a failure saying %q citing frames %v:\n%s", id, fd, ok, msg, frames, dump(r))
+		}
+	}
+}
+
 // TestTooManyDeviceIDsCounted: the checker follows at most maxDevices
 // device ids and says how many announces beyond them it did not follow.
 func TestTooManyDeviceIDsCounted(t *testing.T) {

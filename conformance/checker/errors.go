@@ -17,7 +17,9 @@ func (e *StopError) Unwrap() error { return e.Err }
 
 var (
 	// ErrUnknownProfile: a profile name other than nexus-v1 or noise-xk.
-	ErrUnknownProfile = errors.New(`unknown profile (want "nexus-v1" or "noise-xk")`)
+	// Its text is worded as serve's --check refusal is, so that check,
+	// report and serve say the same of the same mistake.
+	ErrUnknownProfile = errors.New("want nexus-v1 or noise-xk")
 	// ErrClosed: Feed after Close.
 	ErrClosed = errors.New("checker closed")
 	// ErrNoInput: CheckFiles or CheckReaders without any capture.

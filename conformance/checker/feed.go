@@ -239,19 +239,19 @@ func (c *Checker) endChecks(a *agg) {
 		c.liveMu.Lock()
 		first := c.lostFirst
 		c.liveMu.Unlock()
-		a.add(Warn, CHK001, "", []int{first}, "the checker's queue was full: %d frames were not checked, so findings may be incomplete", n)
+		a.add(Warn, CHK001, "", []int{first}, "the checker's queue was full: %s %s not checked, so findings may be incomplete", plural(n, "frame"), agree(n, "was", "were"))
 	}
 	if c.fragments > 0 {
-		a.add(Warn, NET002, "", c.fragFrames, "%d IP fragments were not reassembled or checked", c.fragments)
+		a.add(Warn, NET002, "", c.fragFrames, "%s %s not reassembled or checked", plural(c.fragments, "IP fragment"), agree(c.fragments, "was", "were"))
 	}
 	if c.badSums > 0 {
-		a.add(Warn, NET003, "checksum", c.badSumFrames, "%d frames with a bad IPv4, UDP or TCP checksum were ignored, as their receiver would (corrupted, or captured before checksum offload)", c.badSums)
+		a.add(Warn, NET003, "checksum", c.badSumFrames, "%s with a bad IPv4, UDP or TCP checksum %s ignored, as their receiver would (corrupted, or captured before checksum offload)", plural(c.badSums, "frame"), agree(c.badSums, "was", "were"))
 	}
 	if c.cutFrames > 0 {
-		a.add(Warn, NET003, "snaplen", c.cutFrameNums, "%d frames were cut by the capture's snaplen and not checked", c.cutFrames)
+		a.add(Warn, NET003, "snaplen", c.cutFrameNums, "%s %s cut by the capture's snaplen and not checked", plural(c.cutFrames, "frame"), agree(c.cutFrames, "was", "were"))
 	}
 	if c.notEther > 0 {
-		a.add(Warn, NET003, "link", c.notEtherFrames, "%d packets are not Ethernet and were not checked", c.notEther)
+		a.add(Warn, NET003, "link", c.notEtherFrames, "%s %s not Ethernet and %s not checked", plural(c.notEther, "packet"), agree(c.notEther, "is", "are"), agree(c.notEther, "was", "were"))
 	}
 	for _, pc := range c.injected {
 		into := "into port " + pc.port
@@ -260,17 +260,13 @@ func (c *Checker) endChecks(a *agg) {
 		}
 		unreached := ""
 		if pc.unreached > 0 {
-			unreached = fmt.Sprintf("; %d of them reached no one and were not checked (below)", pc.unreached)
+			unreached = fmt.Sprintf("; %d of them reached no one and %s not checked (below)", pc.unreached, agree(pc.unreached, "was", "were"))
 		}
 		a.add(Info, CHK002, pc.port, pc.frames, "the hub injected %s %s (l2hub inject, the control API; a replay sends those of its run again): no VM sent them, so each is checked as sent by the addresses it carries and received by the VMs behind that port it is addressed to, and findings name its sender as injected%s",
 			plural(pc.n, "frame"), into, unreached)
 		if pc.unreached > 0 {
-			were := "were"
-			if pc.unreached == 1 {
-				were = "was"
-			}
 			a.add(Warn, CHK002, "unreached "+pc.port, pc.unreachedFrames, "%s injected %s %s for no VM behind it (addressed to another port's MAC or address, or its sender's own, sent back to it): their NICs or IP stacks drop them, so no one received them and they were not checked",
-				plural(pc.unreached, "frame"), into, were)
+				plural(pc.unreached, "frame"), into, agree(pc.unreached, "was", "were"))
 		}
 	}
 	if w := &c.where; w.full > 0 {

@@ -110,7 +110,7 @@ func TestFarAheadSegmentIgnored(t *testing.T) {
 	f.connect()
 	far := b.add(f.tcp(0, f.isn[0]+1+2<<20, layers.TCP{ACK: true, PSH: true}, make([]byte, 100)))
 	r := feed(t, Options{}, b.frames)
-	fd, ok := findingWith(r, TCP002, "1 segments from node-a lie more than 1 MiB ahead")
+	fd, ok := findingWith(r, TCP002, "1 segment from node-a lies more than 1 MiB ahead")
 	if !ok || fd.Verdict != Warn || !slices.Contains(fd.Frames, far) {
 		t.Errorf("got TCP-002 %v (found %v), want a warning citing frame %d:\n%s", fd, ok, far, dump(r))
 	}
