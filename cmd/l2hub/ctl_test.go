@@ -403,18 +403,7 @@ func TestCtlSetPolicyFromStdin(t *testing.T) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "ctl.sock")
 	startServe(t, "serve", "--port", "a=tcp:127.0.0.1:0", "--port", "b=tcp:127.0.0.1:0", "--control", sock)
-	in := filepath.Join(dir, "policy.yaml")
-	if err := os.WriteFile(in, []byte(ctlPolicy), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	saved := os.Stdin
-	os.Stdin = f
-	defer func() { os.Stdin = saved }()
+	stdinFrom(t, ctlPolicy)
 	out, err := ctl(t, sock, "set-policy", "-")
 	if err != nil || !strings.Contains(out, "policy replaced with standard input") {
 		t.Fatalf("ctl set-policy - = %q, %v; want the policy replaced from standard input", out, err)
@@ -423,4 +412,24 @@ func TestCtlSetPolicyFromStdin(t *testing.T) {
 	if err != nil || d == nil || len(d.Partitions) != 1 {
 		t.Errorf("after set-policy -: policy %+v, %v; want the policy read from stdin, with its partition", d, err)
 	}
+}
+
+// stdinFrom makes os.Stdin read text until the test ends. A test that
+// calls it must not be parallel.
+func stdinFrom(t *testing.T, text string) {
+	t.Helper()
+	in := filepath.Join(t.TempDir(), "stdin")
+	if err := os.WriteFile(in, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := os.Stdin
+	os.Stdin = f
+	t.Cleanup(func() {
+		os.Stdin = saved
+		f.Close()
+	})
 }
